@@ -1,0 +1,173 @@
+// legodnn: the command-line program. Thin: parses options, calls the library, prints results.
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/graph/serialize.h"
+#include "legodnn/graph/weights.h"
+#include "legodnn/models/zoo.h"
+#include "legodnn/train/trainer.h"
+#include "legodnn/util/error.h"
+
+namespace {
+using namespace legodnn;
+using nlohmann::json;
+
+struct Common {
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string data = default_fashion_mnist_root();
+};
+
+void add_common(CLI::App* app, Common& c) {
+  app->add_option("--threads", c.threads, "torch intra-op threads (default: number of cores)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--data", c.data, "Fashion-MNIST folder (IDX .gz files)");
+}
+
+void apply_threads(const Common& c) {
+  at::set_num_threads(c.threads);
+}
+
+std::string join_args(int argc, char** argv) {
+  std::string s = "legodnn";
+  for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
+  return s;
+}
+
+void print_stats(const std::string& name, const Graph& g) {
+  auto st = graph_stats(g);
+  std::printf("%-12s nodes %4zu  convs %3lld  params %9lld  MACs %11lld  bytes %10lld\n", name.c_str(),
+              g.size(), (long long)st.convs, (long long)st.params, (long long)st.macs, (long long)st.bytes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"LegoDNN-C++: block-grained scaling of DNNs for mobile vision"};
+  app.require_subcommand(1);
+  Common common;
+
+  // ---- train ----
+  auto* train = app.add_subcommand("train", "train a zoo model on Fashion-MNIST (55k train / 5k val)");
+  std::string model_name, out_dir;
+  ZooOptions zoo;
+  TrainOptions topt;
+  int64_t subset = 0;
+  train->add_option("--model", model_name, "zoo model name")->required();
+  train->add_option("--width", zoo.width, "channel width multiplier");
+  train->add_option("--epochs", topt.epochs, "epochs");
+  train->add_option("--batch-size", topt.batch_size, "batch size");
+  train->add_option("--lr", topt.lr, "peak learning rate (warm-up then cosine)");
+  train->add_option("--weight-decay", topt.weight_decay, "weight decay");
+  train->add_option("--momentum", topt.momentum, "SGD momentum (Nesterov)");
+  train->add_option("--warmup", topt.warmup_epochs, "warm-up epochs");
+  train->add_option("--label-smoothing", topt.label_smoothing, "label smoothing");
+  train->add_option("--crop-padding", topt.crop_padding, "random-crop padding, 0 = off");
+  train->add_flag("!--no-flip", topt.flip, "no random horizontal flips");
+  train->add_option("--seed", topt.seed, "seed of initialization, shuffling and augmentation");
+  train->add_option("--subset", subset, "train on this many images only (0 = all 55,000)");
+  train->add_option("--out", out_dir, "output model folder (checkpointed after every epoch)")->required();
+  train->add_flag("--resume", topt.resume, "continue an interrupted run from --out");
+  add_common(train, common);
+
+  // ---- eval ----
+  auto* eval = app.add_subcommand("eval", "test accuracy of a trained model on the 10k test set");
+  std::string ckpt, eval_model;
+  int64_t eval_subset = 0;
+  eval->add_option("--checkpoint", ckpt, "model folder (model.json + weights.pt)")->required();
+  eval->add_option("--model", eval_model, "expected zoo model name (checked against the checkpoint)");
+  eval->add_option("--subset", eval_subset, "first N test images only (0 = all)");
+  add_common(eval, common);
+
+  // ---- info ----
+  auto* info = app.add_subcommand("info", "size and cost of zoo models");
+  std::vector<std::string> info_models = zoo_names();
+  ZooOptions info_zoo;
+  info->add_option("--model", info_models, "zoo model names (default: all)");
+  info->add_option("--width", info_zoo.width, "channel width multiplier");
+  info->add_option("--input-size", info_zoo.input_size, "input side");
+  info->add_option("--in-channels", info_zoo.in_channels, "input channels");
+  info->add_option("--classes", info_zoo.num_classes, "classes");
+
+  // ---- demo ----
+  auto* demo = app.add_subcommand("demo", "the main job: report the shipped teachers' test accuracy");
+  std::string teachers_dir = "teachers";
+  demo->add_option("--teachers", teachers_dir, "folder of shipped teachers");
+  add_common(demo, common);
+
+  // Progress lines must show up promptly even when stdout is a file or a pipe.
+  spdlog::flush_on(spdlog::level::info);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*train) {
+      apply_threads(common);
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      auto data = load_fashion_mnist(fo);
+      Split tr = subset > 0 ? data.train.subset(subset, topt.seed) : data.train;
+      Model m;
+      m.graph = build_zoo_model(model_name, zoo);
+      m.weights = init_weights(m.graph, topt.seed);
+      print_stats(model_name, m.graph);
+      topt.checkpoint_dir = out_dir;
+      auto r = train_model(m, tr, data.val, topt);
+      auto test = evaluate(m, data.test);
+      json meta = {{"model", model_name}, {"width", zoo.width}, {"seed", topt.seed},
+                   {"command", join_args(argc, argv)}, {"threads", common.threads},
+                   {"train_images", tr.size()}, {"epochs", topt.epochs},
+                   {"val_accuracy", r.val.accuracy}, {"test_accuracy", test.accuracy},
+                   {"train_seconds_last_call", r.seconds}};
+      save_model(out_dir, m, meta);
+      std::printf("%s: test accuracy %.2f%% (%lld images), val %.2f%%, %.0f s; saved to %s\n",
+                  model_name.c_str(), 100 * test.accuracy, (long long)test.n, 100 * r.val.accuracy,
+                  r.seconds, out_dir.c_str());
+    } else if (*eval) {
+      apply_threads(common);
+      json meta;
+      Model m = load_model(ckpt, &meta);
+      if (!eval_model.empty() && meta.value("model", eval_model) != eval_model)
+        throw OptionError(ckpt + ": holds model '" + meta.value("model", "") + "', not '" + eval_model + "'");
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      Split test = load_fashion_mnist_test(fo);
+      if (eval_subset > 0) test = test.head(eval_subset);
+      auto r = evaluate(m, test);
+      std::printf("%s: test accuracy %.2f%% on %lld images (loss %.4f)\n", ckpt.c_str(), 100 * r.accuracy,
+                  (long long)r.n, r.loss);
+    } else if (*info) {
+      for (const auto& name : info_models) print_stats(name, build_zoo_model(name, info_zoo));
+    } else if (*demo) {
+      apply_threads(common);
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      Split test = load_fashion_mnist_test(fo);
+      std::printf("Shipped teachers on the Fashion-MNIST test set (%lld images):\n", (long long)test.size());
+      for (const char* name : {"resnet20", "vgg11_bn", "mobilenetv2"}) {
+        std::string dir = teachers_dir + "/" + name;
+        json meta;
+        Model m = load_model(dir, &meta);
+        auto r = evaluate(m, test);
+        auto st = graph_stats(m.graph);
+        std::printf("  %-12s width %-5s params %8lld  MACs %10lld  test accuracy %.2f%%\n", name,
+                    meta.value("width", json(1.0)).dump().c_str(), (long long)st.params,
+                    (long long)st.macs, 100 * r.accuracy);
+      }
+    }
+  } catch (const legodnn::Error& e) {
+    std::fprintf(stderr, "legodnn: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "legodnn: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,52 @@
+#pragma once
+// Runs a graph with ATen ops: autograd works in training mode; serving wraps calls in
+// at::InferenceMode. The graph is compiled once into a flat list of steps.
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "legodnn/graph/graph.h"
+#include "legodnn/graph/weights.h"
+
+namespace legodnn {
+
+/// A compiled graph. Holds handles to the weight tensors given at construction (shared storage:
+/// in-place updates by an optimizer are seen; replacing a map entry afterwards is not).
+class Executor {
+ public:
+  /// Validates the graph and weights and compiles them; throws GraphError naming the node.
+  Executor(const Graph& g, const Weights& w);
+
+  /// Runs the graph on a batch [N,...]; `training` selects batch statistics and active dropout.
+  at::Tensor forward(const at::Tensor& x, bool training = false) const;
+  /// Runs the graph and returns the outputs of the named nodes (taps), in the order given.
+  /// Stops after the last node a tap needs.
+  std::vector<at::Tensor> run_taps(const at::Tensor& x, const std::vector<std::string>& taps,
+                                   bool training = false) const;
+  /// Number of compiled steps.
+  size_t steps() const { return steps_.size(); }
+
+ private:
+  struct Step {
+    Op op;
+    std::string name;
+    std::vector<int> in;
+    at::Tensor w, b, mean, var;
+    std::vector<int64_t> a, b2, c, d;  // op-specific integer lists (kernel, stride, padding, ...)
+    int64_t groups = 1;
+    double x1 = 0, x2 = 0;             // eps/momentum, dropout p
+    bool flag = false;                 // ceil_mode, bilinear, ...
+    bool flag2 = false;                // count_include_pad, align_corners
+    std::vector<int> release;          // values no longer needed after this step
+  };
+  void execute(const at::Tensor& x, bool training, int last, const std::vector<char>* keep,
+               std::vector<at::Tensor>& vals) const;
+
+  std::vector<Step> steps_;
+  int input_ = 0;
+  int output_ = 0;
+  std::vector<std::string> names_;
+};
+
+}  // namespace legodnn

@@ -1,0 +1,182 @@
+#include "legodnn/graph/serialize.h"
+
+#include <deque>
+#include <unordered_map>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
+
+namespace legodnn {
+using nlohmann::json;
+
+namespace {
+constexpr int kGraphVersion = 1;
+constexpr int kModelVersion = 1;
+
+json attr_to_json(const AttrValue& v) {
+  return std::visit([](const auto& x) { return json(x); }, v);
+}
+
+AttrValue attr_from_json(const json& j, const std::string& where) {
+  if (j.is_number_integer()) return j.get<int64_t>();
+  if (j.is_number_float()) return j.get<double>();
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_array()) {
+    std::vector<int64_t> v;
+    for (const auto& e : j) {
+      if (!e.is_number_integer()) throw GraphError(where + ": list attributes must hold integers");
+      v.push_back(e.get<int64_t>());
+    }
+    return v;
+  }
+  if (j.is_boolean()) return static_cast<int64_t>(j.get<bool>());
+  throw GraphError(where + ": unsupported attribute value " + j.dump());
+}
+}  // namespace
+
+json graph_to_json(const Graph& g) {
+  json nodes = json::array();
+  for (const auto& n : g.nodes()) {
+    json attrs = json::object();
+    for (const auto& [k, v] : n.attrs) attrs[k] = attr_to_json(v);
+    nodes.push_back({{"name", n.name}, {"op", op_name(n.op)}, {"inputs", n.inputs}, {"attrs", attrs}});
+  }
+  return {{"format", "legodnn-graph"}, {"version", kGraphVersion}, {"output", g.output()},
+          {"nodes", nodes}};
+}
+
+Graph graph_from_json(const json& j, const std::string& source) {
+  try {
+    if (!j.is_object() || !j.contains("nodes") || !j["nodes"].is_array())
+      throw GraphError(source + ": field 'nodes' is missing or not a list");
+    int version = j.value("version", kGraphVersion);
+    if (version > kGraphVersion)
+      throw GraphError(source + ": field 'version' is " + std::to_string(version) +
+                       ", newer than the supported " + std::to_string(kGraphVersion));
+    std::vector<Node> nodes;
+    std::unordered_map<std::string, int> where;
+    for (const auto& jn : j["nodes"]) {
+      Node n;
+      if (!jn.contains("name") || !jn["name"].is_string())
+        throw GraphError(source + ": node #" + std::to_string(nodes.size()) + " has no 'name'");
+      n.name = jn["name"].get<std::string>();
+      std::string ctx = source + ": node '" + n.name + "'";
+      if (!jn.contains("op") || !jn["op"].is_string()) throw GraphError(ctx + " has no 'op'");
+      n.op = op_from_name(jn["op"].get<std::string>(), n.name);
+      const json inputs = jn.value("inputs", json::array());
+      for (const auto& in : inputs) n.inputs.push_back(in.get<std::string>());
+      const json attrs = jn.value("attrs", json::object());
+      for (const auto& [k, v] : attrs.items()) n.attrs[k] = attr_from_json(v, ctx + " attribute '" + k + "'");
+      if (where.count(n.name)) throw GraphError(ctx + ": the name is used twice");
+      where[n.name] = static_cast<int>(nodes.size());
+      nodes.push_back(std::move(n));
+    }
+    // Kahn's algorithm, stable: keeps the file's order where it is already topological.
+    std::vector<int> pending(nodes.size());
+    std::vector<std::vector<int>> readers(nodes.size());
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      for (const auto& in : nodes[k].inputs) {
+        auto it = where.find(in);
+        if (it == where.end())
+          throw GraphError(source + ": node '" + nodes[k].name + "' reads '" + in +
+                           "', which is no node of the graph (dangling edge)");
+        readers[it->second].push_back(static_cast<int>(k));
+        ++pending[k];
+      }
+    }
+    std::deque<int> ready;
+    for (size_t k = 0; k < nodes.size(); ++k)
+      if (!pending[k]) ready.push_back(static_cast<int>(k));
+    Graph g;
+    std::vector<char> done(nodes.size(), 0);
+    while (!ready.empty()) {
+      int k = ready.front();
+      ready.pop_front();
+      done[k] = 1;
+      for (int r : readers[k])
+        if (--pending[r] == 0) ready.push_back(r);
+      g.add(nodes[k]);
+    }
+    for (size_t k = 0; k < nodes.size(); ++k)
+      if (!done[k])
+        throw GraphError(source + ": node '" + nodes[k].name + "' lies on a cycle");
+    if (j.contains("output")) g.set_output(j["output"].get<std::string>());
+    g.validate();
+    return g;
+  } catch (const GraphError& e) {
+    std::string msg = e.what();
+    if (msg.rfind(source, 0) == 0) throw;
+    throw GraphError(source + ": " + msg);
+  } catch (const json::exception& e) {
+    throw GraphError(source + ": " + e.what());
+  }
+}
+
+void save_tensors(const std::string& path, const Weights& w) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [k, t] : w) dict.insert(k, t.detach().contiguous());
+  atomic_write_file(path, torch::jit::pickle_save(c10::IValue(dict)));
+}
+
+Weights load_tensors(const std::string& path) {
+  if (!path_exists(path)) throw IoError(path + ": file is missing");
+  std::string bytes = read_file(path);
+  c10::IValue v;
+  try {
+    v = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw IoError(path + ": damaged tensor file (" + what.substr(0, what.find('\n')) + ")");
+  }
+  if (!v.isGenericDict()) throw IoError(path + ": expected a dict of tensors");
+  Weights w;
+  for (const auto& item : v.toGenericDict()) {
+    if (!item.key().isString() || !item.value().isTensor())
+      throw IoError(path + ": expected a dict of name -> tensor");
+    w.emplace(item.key().toStringRef(), item.value().toTensor());
+  }
+  return w;
+}
+
+void save_model(const std::string& dir, const Model& m, const json& meta) {
+  save_tensors(dir + "/weights.pt", m.weights);
+  json doc = {{"format", "legodnn-model"}, {"version", kModelVersion}, {"graph", graph_to_json(m.graph)},
+              {"meta", meta}};
+  atomic_write_file(dir + "/model.json", doc.dump(1));
+}
+
+Model load_model(const std::string& dir, json* meta) {
+  std::string mpath = dir + "/model.json";
+  if (!path_exists(mpath)) throw IoError(mpath + ": file is missing (not a model folder?)");
+  json doc;
+  try {
+    doc = json::parse(read_file(mpath));
+  } catch (const json::exception& e) {
+    throw IoError(mpath + ": not valid JSON (" + e.what() + ")");
+  }
+  if (doc.value("format", "") != "legodnn-model")
+    throw IoError(mpath + ": field 'format' must be \"legodnn-model\"");
+  if (doc.value("version", 0) > kModelVersion)
+    throw IoError(mpath + ": field 'version' is " + doc["version"].dump() + ", newer than the supported " +
+                  std::to_string(kModelVersion));
+  if (!doc.contains("graph")) throw IoError(mpath + ": field 'graph' is missing");
+  Model m;
+  m.graph = graph_from_json(doc["graph"], mpath);
+  m.weights = load_tensors(dir + "/weights.pt");
+  try {
+    check_weights(m.graph, m.weights);
+  } catch (const GraphError& e) {
+    throw IoError(dir + "/weights.pt: " + e.what());
+  }
+  for (const auto& n : m.graph.nodes())
+    for (const auto& p : param_specs(n))
+      if (p.trainable) m.weights.at(param_key(n.name, p.name)).requires_grad_(true);
+  if (meta) *meta = doc.value("meta", json::object());
+  return m;
+}
+
+}  // namespace legodnn

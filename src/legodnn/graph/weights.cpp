@@ -1,0 +1,87 @@
+#include "legodnn/graph/weights.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "legodnn/util/error.h"
+
+namespace legodnn {
+
+Weights init_weights(const Graph& g, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Weights w;
+  for (const auto& n : g.nodes()) {
+    for (const auto& p : param_specs(n)) {
+      at::Tensor t = at::empty(p.shape, at::kFloat);
+      if (n.op == Op::Conv2d && p.name == "weight") {
+        // Kaiming normal, fan_out, for ReLU networks (as torchvision's ResNets).
+        int64_t fan_out = p.shape[0] * p.shape[2] * p.shape[3];
+        t.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)), gen);
+      } else if (n.op == Op::Linear) {
+        double bound = 1.0 / std::sqrt(static_cast<double>(n.i("in_features")));
+        t.uniform_(-bound, bound, gen);
+      } else if (p.name == "weight" || p.name == "running_var") {
+        t.fill_(1.0);
+      } else {
+        t.zero_();
+      }
+      if (p.trainable) t.requires_grad_(true);
+      w.emplace(param_key(n.name, p.name), t);
+    }
+  }
+  return w;
+}
+
+void check_weights(const Graph& g, const Weights& w) {
+  size_t expected = 0;
+  for (const auto& n : g.nodes()) {
+    for (const auto& p : param_specs(n)) {
+      ++expected;
+      auto key = param_key(n.name, p.name);
+      auto it = w.find(key);
+      if (it == w.end()) throw GraphError("node '" + n.name + "': tensor '" + key + "' is missing");
+      const at::Tensor& t = it->second;
+      if (!t.defined() || t.scalar_type() != at::kFloat)
+        throw GraphError("node '" + n.name + "': tensor '" + key + "' must be float32");
+      if (t.sizes().vec() != p.shape) {
+        std::string want, got;
+        for (auto d : p.shape) want += std::to_string(d) + ",";
+        for (auto d : t.sizes()) got += std::to_string(d) + ",";
+        throw GraphError("node '" + n.name + "': tensor '" + key + "' has shape [" + got +
+                         "] but the node needs [" + want + "]");
+      }
+    }
+  }
+  if (w.size() != expected) {
+    for (const auto& [key, t] : w) {
+      auto dot = key.rfind('.');
+      std::string node = key.substr(0, dot);
+      bool known = false;
+      if (dot != std::string::npos && g.contains(node))
+        for (const auto& p : param_specs(g.node(node))) known |= p.name == key.substr(dot + 1);
+      if (!known) throw GraphError("tensor '" + key + "' belongs to no node of the graph");
+    }
+  }
+}
+
+std::vector<at::Tensor> trainable_tensors(const Graph& g, const Weights& w) {
+  std::vector<at::Tensor> out;
+  for (const auto& n : g.nodes())
+    for (const auto& p : param_specs(n))
+      if (p.trainable) out.push_back(w.at(param_key(n.name, p.name)));
+  return out;
+}
+
+Weights clone_weights(const Weights& w) {
+  Weights out;
+  for (const auto& [k, t] : w) {
+    at::Tensor c = t.detach().clone();
+    c.requires_grad_(t.requires_grad());
+    out.emplace(k, c);
+  }
+  return out;
+}
+
+}  // namespace legodnn

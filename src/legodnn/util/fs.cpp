@@ -1,0 +1,54 @@
+#include "legodnn/util/fs.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "legodnn/util/error.h"
+
+namespace legodnn {
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw IoError(path + ": read failed");
+  return ss.str();
+}
+
+static void write_all(const std::string& path, const char* data, size_t size) {
+  fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw IoError(tmp + ": cannot create (" + std::strerror(errno) + ")");
+  bool ok = std::fwrite(data, 1, size, f) == size;
+  ok = std::fflush(f) == 0 && ok;
+  ok = ::fsync(fileno(f)) == 0 && ok;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": write failed (" + std::strerror(errno) + ")");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot rename the temporary file into place (" + std::strerror(errno) + ")");
+  }
+}
+
+void atomic_write_file(const std::string& path, const std::string& data) {
+  write_all(path, data.data(), data.size());
+}
+void atomic_write_file(const std::string& path, const std::vector<char>& data) {
+  write_all(path, data.data(), data.size());
+}
+bool path_exists(const std::string& path) { return fs::exists(path); }
+
+}  // namespace legodnn

@@ -1,0 +1,219 @@
+// Graph structure: validation errors name the node; shapes agree with the executor; JSON and
+// tensor serialization round-trip bit-exactly; conv + batch-norm folding is exact.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "legodnn/graph/executor.h"
+#include "legodnn/graph/fold.h"
+#include "legodnn/graph/serialize.h"
+#include "legodnn/models/builder.h"
+#include "legodnn/models/zoo.h"
+#include "legodnn/util/error.h"
+#include "test_util.h"
+
+using namespace legodnn;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json tiny_graph_json() {
+  return json::parse(R"({"nodes": [
+    {"name": "input", "op": "input", "attrs": {"shape": [3, 8, 8]}},
+    {"name": "c", "op": "conv2d", "inputs": ["input"],
+     "attrs": {"in_channels": 3, "out_channels": 4, "kernel": [3, 3], "padding": [1, 1]}},
+    {"name": "r", "op": "relu", "inputs": ["c"]}
+  ]})");
+}
+
+std::string temp_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "legodnn-test-XXXXXX").string();
+  return ::mkdtemp(tmpl.data());
+}
+
+// Randomizes batch-norm statistics so folding and serialization are exercised on non-trivial values.
+void randomize(Weights& w, uint64_t seed) {
+  at::manual_seed(seed);
+  at::NoGradGuard ng;
+  for (auto& [k, t] : w) {
+    if (k.find("running_var") != std::string::npos) t.copy_(at::rand_like(t) + 0.5);
+    else if (k.find("running_mean") != std::string::npos || k.find(".bias") != std::string::npos)
+      t.copy_(at::randn_like(t) * 0.3);
+    else if (t.dim() == 1) t.copy_(at::rand_like(t) + 0.5);
+  }
+}
+
+}  // namespace
+
+TEST(Graph, ValidJsonLoads) {
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  EXPECT_EQ(g.size(), 3u);
+  EXPECT_EQ(g.output(), "r");
+  EXPECT_EQ(g.infer_shapes().back(), (Shape{4, 8, 8}));
+}
+
+TEST(Graph, NodesOutOfOrderAreSorted) {
+  json j = tiny_graph_json();
+  std::swap(j["nodes"][0], j["nodes"][2]);
+  Graph g = graph_from_json(j, "tiny.json");
+  EXPECT_EQ(g.nodes().front().name, "input");
+  EXPECT_EQ(g.nodes().back().name, "r");
+}
+
+TEST(Graph, CycleIsRejectedNamingTheNode) {
+  json j = tiny_graph_json();
+  j["nodes"][1]["inputs"] = {"r"};
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "tiny.json: node 'c' lies on a cycle");
+}
+
+TEST(Graph, DanglingEdgeIsRejectedNamingTheNode) {
+  json j = tiny_graph_json();
+  j["nodes"][2]["inputs"] = {"ghost"};
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "node 'r' reads 'ghost'");
+}
+
+TEST(Graph, UnknownOpIsRejectedNamingTheNode) {
+  json j = tiny_graph_json();
+  j["nodes"][2]["op"] = "gelu_fancy";
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "node 'r': unknown op 'gelu_fancy'");
+}
+
+TEST(Graph, ShapeMismatchIsRejectedNamingTheNode) {
+  json j = tiny_graph_json();
+  j["nodes"][1]["attrs"]["in_channels"] = 5;
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError,
+                     "node 'c' (conv2d): in_channels is 5 but the input input has 3 channels");
+  GraphBuilder b({3, 8, 8});
+  auto a = b.conv("a", "input", 4, 3);
+  auto c = b.conv("c", "input", 4, 3, 2);
+  EXPECT_THROWS_WITH(b.add("sum", {a, c}), GraphError, "node 'sum' (add): input shapes differ");
+}
+
+TEST(Graph, DuplicateNamesMissingAttributesAndDeadEndsAreRejected) {
+  json j = tiny_graph_json();
+  j["nodes"][2]["name"] = "c";
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "node 'c': the name is used twice");
+  j = tiny_graph_json();
+  j["nodes"][1]["attrs"].erase("out_channels");
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "node 'c' (conv2d): missing attribute 'out_channels'");
+  j = tiny_graph_json();
+  j["output"] = "c";
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "node 'r' is never used");
+  j = tiny_graph_json();
+  j["nodes"][1]["attrs"]["groups"] = 2;
+  EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError, "do not divide into 2 groups");
+}
+
+TEST(Graph, WeightsOfTheWrongShapeAreRejected) {
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  Weights w = init_weights(g, 0);
+  w["c.weight"] = at::zeros({4, 3, 5, 5});
+  EXPECT_THROWS_WITH(check_weights(g, w), GraphError, "tensor 'c.weight' has shape [4,3,5,5,]");
+  w.erase("c.weight");
+  EXPECT_THROWS_WITH(Executor(g, w), GraphError, "tensor 'c.weight' is missing");
+}
+
+TEST(Graph, InferredShapesMatchExecutedShapesForEveryZooModel) {
+  for (const auto& name : zoo_names()) {
+    if (name == "resnet56" || name == "vgg16_bn" || name == "resnet18") continue;  // same code paths
+    ZooOptions o;
+    o.width = 0.25;
+    Graph g = build_zoo_model(name, o);
+    Weights w = init_weights(g, 0);
+    std::vector<std::string> all;
+    for (const auto& n : g.nodes()) all.push_back(n.name);
+    at::InferenceMode guard;
+    auto outs = Executor(g, w).run_taps(at::randn({2, 1, 32, 32}), all);
+    auto shapes = g.infer_shapes();
+    for (size_t k = 0; k < all.size(); ++k) {
+      Shape got(outs[k].sizes().begin() + 1, outs[k].sizes().end());
+      ASSERT_EQ(got, shapes[k]) << name << " node " << all[k];
+    }
+  }
+}
+
+TEST(Serialize, GraphAndTensorsRoundTripBitExactly) {
+  ZooOptions o;
+  o.width = 0.5;
+  Model m{build_zoo_model("mobilenetv2", o), {}};
+  m.weights = init_weights(m.graph, 3);
+  randomize(m.weights, 3);
+  std::string dir = temp_dir();
+  save_model(dir, m, {{"note", "round trip"}});
+  json meta;
+  Model back = load_model(dir, &meta);
+  EXPECT_EQ(meta["note"], "round trip");
+  EXPECT_EQ(graph_to_json(back.graph).dump(), graph_to_json(m.graph).dump());
+  ASSERT_EQ(back.weights.size(), m.weights.size());
+  for (const auto& [k, t] : m.weights) {
+    const auto& u = back.weights.at(k);
+    ASSERT_EQ(u.sizes(), t.sizes()) << k;
+    // Bit-exact: compare the raw bytes, not values within a tolerance.
+    EXPECT_EQ(std::memcmp(u.contiguous().data_ptr(), t.contiguous().data_ptr(), t.numel() * 4), 0) << k;
+    EXPECT_EQ(u.requires_grad(), t.requires_grad()) << k;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Serialize, PythonTorchLoadOpensTheTensorFile) {
+  // Debian's python3-torch lives with the system interpreter, not a pyenv one.
+  const char* py = "/usr/bin/python3";
+  if (std::system((std::string(py) + " -c 'import torch' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "python3-torch is not installed";
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  Weights w = init_weights(g, 7);
+  std::string dir = temp_dir();
+  save_tensors(dir + "/w.pt", w);
+  std::string script = dir + "/check.py";
+  std::ofstream(script) << "import sys, torch\n"
+                           "d = torch.load(sys.argv[1])\n"
+                           "assert sorted(d) == ['c.weight'], sorted(d)\n"
+                           "t = d['c.weight']\n"
+                           "assert tuple(t.shape) == (4, 3, 3, 3), t.shape\n"
+                           "print(repr(float(t.double().sum())))\n";
+  std::string out_file = dir + "/out.txt";
+  ASSERT_EQ(std::system((std::string(py) + " " + script + " " + dir + "/w.pt > " + out_file).c_str()), 0);
+  double py_sum = std::stod(read_text_file(out_file));
+  EXPECT_DOUBLE_EQ(py_sum, w.at("c.weight").to(at::kDouble).sum().item<double>());
+  fs::remove_all(dir);
+}
+
+TEST(Serialize, DamagedOrMissingFilesNameTheFile) {
+  std::string dir = temp_dir();
+  EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/model.json: file is missing");
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  Model m{g, init_weights(g, 0)};
+  save_model(dir, m, json::object());
+  auto size = fs::file_size(dir + "/weights.pt");
+  fs::resize_file(dir + "/weights.pt", size / 2);
+  EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/weights.pt: damaged tensor file");
+  std::ofstream(dir + "/model.json") << "{\"format\": \"legodnn-model\", \"version\": 99}";
+  EXPECT_THROWS_WITH(load_model(dir), IoError, "model.json: field 'version' is 99");
+  std::ofstream(dir + "/model.json") << "{not json";
+  EXPECT_THROWS_WITH(load_model(dir), IoError, "model.json: not valid JSON");
+  fs::remove_all(dir);
+}
+
+TEST(Fold, FoldedConvBatchNormMatchesUnfoldedPair) {
+  for (const auto& name : {"resnet20", "mobilenetv2", "vgg11_bn"}) {
+    ZooOptions o;
+    o.width = 0.5;
+    Model m{build_zoo_model(name, o), {}};
+    m.weights = init_weights(m.graph, 5);
+    randomize(m.weights, 5);
+    Model f = fold_batch_norm(m);
+    int bns = 0;
+    for (const auto& n : f.graph.nodes()) bns += n.op == Op::BatchNorm2d;
+    EXPECT_EQ(bns, 0) << name;
+    at::InferenceMode guard;
+    auto x = at::randn({3, 1, 32, 32});
+    auto a = Executor(m.graph, m.weights).forward(x);
+    auto b = Executor(f.graph, f.weights).forward(x);
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-5 * std::max(1.0, a.abs().max().item<double>()))
+        << name;
+  }
+}

@@ -1,0 +1,11 @@
+// Shared test main: one torch thread, fixed seed, so every test is deterministic.
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <gtest/gtest.h>
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  at::set_num_threads(1);
+  at::manual_seed(0);
+  return RUN_ALL_TESTS();
+}
