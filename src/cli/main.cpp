@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "legodnn/blocks/prune.h"
 #include "legodnn/data/fashion_mnist.h"
 #include "legodnn/graph/serialize.h"
 #include "legodnn/graph/weights.h"
@@ -38,6 +39,45 @@ std::string join_args(int argc, char** argv) {
   return s;
 }
 
+std::string shape_str(const Shape& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+// "a:b,c:d" -> pairs; throws OptionError naming the bad item.
+std::vector<std::pair<std::string, std::string>> parse_block_pairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    size_t colon = item.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
+      throw OptionError("--blocks: '" + item + "' is not of the form first:last");
+    out.emplace_back(item.substr(0, colon), item.substr(colon + 1));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// The model a command works on: a trained checkpoint, or a zoo model with seeded random weights.
+Model model_for(const std::string& checkpoint, const std::string& name, const ZooOptions& zoo, uint64_t seed) {
+  if (!checkpoint.empty()) {
+    json meta;
+    Model m = load_model(checkpoint, &meta);
+    if (!name.empty() && meta.value("model", name) != name)
+      throw OptionError(checkpoint + ": holds model '" + meta.value("model", "") + "', not '" + name + "'");
+    return m;
+  }
+  if (name.empty()) throw OptionError("give --model or --checkpoint");
+  Model m;
+  m.graph = build_zoo_model(name, zoo);
+  m.weights = init_weights(m.graph, seed);
+  return m;
+}
+
 void print_stats(const std::string& name, const Graph& g) {
   auto st = graph_stats(g);
   std::printf("%-12s nodes %4zu  convs %3lld  params %9lld  MACs %11lld  bytes %10lld\n", name.c_str(),
@@ -59,6 +99,7 @@ int main(int argc, char** argv) {
   int64_t subset = 0;
   train->add_option("--model", model_name, "zoo model name")->required();
   train->add_option("--width", zoo.width, "channel width multiplier");
+  train->add_option("--stem-stride", zoo.stem_stride, "stride of the first conv (1 or 2)");
   train->add_option("--epochs", topt.epochs, "epochs");
   train->add_option("--batch-size", topt.batch_size, "batch size");
   train->add_option("--lr", topt.lr, "peak learning rate (warm-up then cosine)");
@@ -89,9 +130,29 @@ int main(int argc, char** argv) {
   ZooOptions info_zoo;
   info->add_option("--model", info_models, "zoo model names (default: all)");
   info->add_option("--width", info_zoo.width, "channel width multiplier");
+  info->add_option("--stem-stride", info_zoo.stem_stride, "stride of the first conv (1 or 2)");
   info->add_option("--input-size", info_zoo.input_size, "input side");
   info->add_option("--in-channels", info_zoo.in_channels, "input channels");
   info->add_option("--classes", info_zoo.num_classes, "classes");
+
+  // ---- blocks ----
+  auto* blocks_cmd = app.add_subcommand("blocks", "detect blocks and list their descendants");
+  std::string blocks_model, blocks_ckpt, blocks_pairs;
+  ZooOptions blocks_zoo;
+  DetectOptions detect;
+  std::vector<double> sparsities = default_sparsities();
+  bool blocks_json = false;
+  blocks_cmd->add_option("--model", blocks_model, "zoo model name (random weights unless --checkpoint)");
+  blocks_cmd->add_option("--checkpoint", blocks_ckpt, "trained model folder");
+  blocks_cmd->add_option("--width", blocks_zoo.width, "width multiplier of the zoo model");
+  blocks_cmd->add_option("--stem-stride", blocks_zoo.stem_stride, "stride of the zoo model's first conv");
+  auto* mc = blocks_cmd->add_option("--max-convs", detect.max_convs, "at most K convs per block (default 3)");
+  blocks_cmd->add_option("--max-ratio", detect.max_ratio, "max convs = max(floor(R * total convs), 2)")
+      ->excludes(mc);
+  blocks_cmd->add_flag("--cross-stages", detect.cross_stages, "let blocks span resolution changes");
+  blocks_cmd->add_option("--blocks", blocks_pairs, "explicit blocks first:last,first:last,...");
+  blocks_cmd->add_option("--sparsities", sparsities, "descendant sparsities")->delimiter(',');
+  blocks_cmd->add_flag("--json", blocks_json, "print one JSON document");
 
   // ---- demo ----
   auto* demo = app.add_subcommand("demo", "the main job: report the shipped teachers' test accuracy");
@@ -120,8 +181,9 @@ int main(int argc, char** argv) {
       print_stats(model_name, m.graph);
       topt.checkpoint_dir = out_dir;
       auto r = train_model(m, tr, data.val, topt);
+      if (r.val.n == 0) r.val = evaluate(m, data.val);  // a resumed run that had nothing left to do
       auto test = evaluate(m, data.test);
-      json meta = {{"model", model_name}, {"width", zoo.width}, {"seed", topt.seed},
+      json meta = {{"model", model_name}, {"width", zoo.width}, {"stem_stride", zoo.stem_stride}, {"seed", topt.seed},
                    {"command", join_args(argc, argv)}, {"threads", common.threads},
                    {"train_images", tr.size()}, {"epochs", topt.epochs},
                    {"val_accuracy", r.val.accuracy}, {"test_accuracy", test.accuracy},
@@ -145,6 +207,45 @@ int main(int argc, char** argv) {
                   (long long)r.n, r.loss);
     } else if (*info) {
       for (const auto& name : info_models) print_stats(name, build_zoo_model(name, info_zoo));
+    } else if (*blocks_cmd) {
+      Model m = model_for(blocks_ckpt, blocks_model, blocks_zoo, 0);
+      auto specs = blocks_pairs.empty() ? detect_blocks(m.graph, detect)
+                                        : explicit_blocks(m.graph, parse_block_pairs(blocks_pairs));
+      auto fams = make_descendants(m, specs, sparsities);
+      auto shapes = m.graph.infer_shapes();
+      auto total = graph_stats(m.graph);
+      json doc = {{"model", blocks_model.empty() ? blocks_ckpt : blocks_model},
+                  {"params", total.params}, {"macs", total.macs}, {"blocks", json::array()},
+                  {"frame", frame_nodes(m.graph, specs)}};
+      for (const auto& f : fams) {
+        auto st = graph_stats(f.original);
+        json jb = {{"id", f.spec.id}, {"entry", f.spec.entry}, {"exit", f.spec.exit},
+                   {"nodes", f.spec.nodes}, {"convs", f.spec.convs}, {"params", st.params},
+                   {"macs", st.macs}, {"entry_shape", shapes[m.graph.index(f.spec.entry)]},
+                   {"exit_shape", shapes[m.graph.index(f.spec.exit)]}, {"descendants", json::array()}};
+        for (size_t k = 0; k < f.descendants.size(); ++k) {
+          auto ds = graph_stats(f.descendants[k].graph);
+          jb["descendants"].push_back({{"sparsity", f.sparsities[k]}, {"params", ds.params}, {"macs", ds.macs}});
+        }
+        doc["blocks"].push_back(jb);
+      }
+      if (blocks_json) {
+        std::printf("%s\n", doc.dump(1).c_str());
+      } else {
+        std::printf("%s: %zu blocks, %lld params, %lld MACs; frame: %zu nodes\n", doc["model"].get<std::string>().c_str(),
+                    fams.size(), (long long)total.params, (long long)total.macs, doc["frame"].size());
+        for (const auto& jb : doc["blocks"]) {
+          std::printf("block %d: %s .. %s (%zu nodes, %d convs) entry %s %s exit %s %s params %lld MACs %lld\n",
+                      jb["id"].get<int>(), jb["nodes"].front().get<std::string>().c_str(),
+                      jb["exit"].get<std::string>().c_str(), jb["nodes"].size(), jb["convs"].get<int>(),
+                      jb["entry"].get<std::string>().c_str(), shape_str(jb["entry_shape"]).c_str(),
+                      jb["exit"].get<std::string>().c_str(), shape_str(jb["exit_shape"]).c_str(),
+                      (long long)jb["params"].get<int64_t>(), (long long)jb["macs"].get<int64_t>());
+          for (const auto& d : jb["descendants"])
+            std::printf("    sparsity %.2f: params %9lld  MACs %11lld\n", d["sparsity"].get<double>(),
+                        (long long)d["params"].get<int64_t>(), (long long)d["macs"].get<int64_t>());
+        }
+      }
     } else if (*demo) {
       apply_threads(common);
       FashionMnistOptions fo;

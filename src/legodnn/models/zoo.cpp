@@ -14,6 +14,8 @@ int64_t scaled(int64_t c, double width) {
 }
 
 Shape input_shape(const ZooOptions& o) {
+  if (o.stem_stride != 1 && o.stem_stride != 2)
+    throw OptionError("stem_stride must be 1 or 2, got " + std::to_string(o.stem_stride));
   if (o.in_channels <= 0 || o.input_size <= 0 || o.num_classes <= 0 || !(o.width > 0))
     throw OptionError("zoo options must be positive (in_channels " + std::to_string(o.in_channels) +
                       ", input_size " + std::to_string(o.input_size) + ", classes " +
@@ -64,7 +66,7 @@ Graph resnet_cifar(int depth, const ZooOptions& o) {
   if (depth < 8 || (depth - 2) % 6) throw OptionError("resnet depth must be 6n+2, got " + std::to_string(depth));
   int n = (depth - 2) / 6;
   GraphBuilder b(input_shape(o));
-  auto x = conv_bn(b, "stem", "input", scaled(16, o.width), 3, 1, Op::Relu);
+  auto x = conv_bn(b, "stem", "input", scaled(16, o.width), 3, o.stem_stride, Op::Relu);
   const int64_t widths[] = {16, 32, 64};
   for (int s = 0; s < 3; ++s)
     for (int k = 0; k < n; ++k)
@@ -76,7 +78,7 @@ Graph resnet_cifar(int depth, const ZooOptions& o) {
 
 Graph resnet18(const ZooOptions& o) {
   GraphBuilder b(input_shape(o));
-  auto x = conv_bn(b, "stem", "input", scaled(64, o.width), 3, 1, Op::Relu);
+  auto x = conv_bn(b, "stem", "input", scaled(64, o.width), 3, o.stem_stride, Op::Relu);
   const int64_t widths[] = {64, 128, 256, 512};
   for (int s = 0; s < 4; ++s)
     for (int k = 0; k < 2; ++k)
@@ -96,7 +98,7 @@ Graph vgg_bn(int depth, const ZooOptions& o) {
   for (size_t s = 0; s < stages.size(); ++s) {
     for (size_t k = 0; k < stages[s].size(); ++k)
       x = conv_bn(b, "s" + std::to_string(s + 1) + ".l" + std::to_string(k), x,
-                  scaled(stages[s][k], o.width), 3, 1, Op::Relu);
+                  scaled(stages[s][k], o.width), 3, (s == 0 && k == 0) ? o.stem_stride : 1, Op::Relu);
     x = b.pool("s" + std::to_string(s + 1) + ".pool", Op::MaxPool2d, x, 2);
   }
   x = b.adaptive_avg_pool("pool", x, 1);
@@ -115,7 +117,7 @@ Graph mobilenetv2(const ZooOptions& o) {
   const Stage cfg[] = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2},
                        {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   GraphBuilder b(input_shape(o));
-  auto x = conv_bn(b, "stem", "input", make_divisible(32 * o.width), 3, 1, Op::Relu6);
+  auto x = conv_bn(b, "stem", "input", make_divisible(32 * o.width), 3, o.stem_stride, Op::Relu6);
   int unit = 0;
   for (const auto& st : cfg) {
     int64_t out = make_divisible(st.c * o.width);

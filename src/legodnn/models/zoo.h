@@ -13,6 +13,7 @@ struct ZooOptions {
   int64_t input_size = 32;   ///< square input side
   int64_t num_classes = 10;
   double width = 1.0;        ///< channel multiplier (resnets, vgg, mobilenetv2)
+  int64_t stem_stride = 1;   ///< stride of the first conv: 1 for CIFAR-style 32x32 inputs, 2 halves all later work
 };
 
 /// resnet20 / resnet56: 3 stages of 16/32/64 channels, n = 3 or 9 basic blocks each; projection

@@ -1,0 +1,197 @@
+#include "legodnn/blocks/prune.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <unordered_map>
+
+#include <ATen/ATen.h>
+
+#include "legodnn/util/error.h"
+
+namespace legodnn {
+namespace {
+
+// Kept indices of a tensor whose channels are laid out as `layout` (features after flatten).
+std::vector<int64_t> kept_indices(const std::vector<ChannelSegment>& layout,
+                                  const std::vector<std::vector<int64_t>>& keep) {
+  std::vector<int64_t> idx;
+  for (const auto& s : layout)
+    for (int64_t c : keep[s.group])
+      for (int64_t r = 0; r < s.repeat; ++r) idx.push_back(s.offset + c * s.repeat + r);
+  return idx;
+}
+
+at::Tensor select(const at::Tensor& t, int64_t dim, const std::vector<int64_t>& idx) {
+  if (static_cast<int64_t>(idx.size()) == t.size(dim)) return t.detach().clone();
+  return t.detach().index_select(dim, at::tensor(idx, at::kLong)).contiguous();
+}
+
+}  // namespace
+
+std::vector<double> default_sparsities() { return {0.0, 0.2, 0.4, 0.6, 0.8}; }
+
+std::vector<std::vector<double>> channel_importance(const Graph& block, const Weights& w,
+                                                    const ChannelAnalysis& ca) {
+  std::vector<std::vector<double>> imp(ca.groups.size());
+  for (size_t gi = 0; gi < ca.groups.size(); ++gi) {
+    const auto& grp = ca.groups[gi];
+    imp[gi].assign(grp.channels, 0.0);
+    for (const auto& p : grp.producers) {
+      at::Tensor wt = w.at(param_key(p, "weight")).detach();
+      const Node& n = block.node(p);
+      // Rows of the producer's output that belong to this group (a producer may feed a
+      // concatenation at an offset only through its own output, which is one whole group).
+      at::Tensor l1 = wt.abs().reshape({wt.size(0), -1}).sum(1).to(at::kDouble);
+      if (l1.size(0) != grp.channels)
+        throw GraphError("node '" + n.name + "': producer width " + std::to_string(l1.size(0)) +
+                         " differs from its channel group's " + std::to_string(grp.channels));
+      auto acc = l1.accessor<double, 1>();
+      for (int64_t c = 0; c < grp.channels; ++c) imp[gi][c] += acc[c];
+    }
+  }
+  return imp;
+}
+
+std::vector<std::vector<int64_t>> kept_channels(const ChannelAnalysis& ca,
+                                                const std::vector<std::vector<double>>& importance,
+                                                double s) {
+  if (!(s >= 0.0 && s < 1.0)) throw OptionError("sparsity must be in [0, 1), got " + std::to_string(s));
+  std::vector<std::vector<int64_t>> keep(ca.groups.size());
+  for (size_t gi = 0; gi < ca.groups.size(); ++gi) {
+    int64_t c = ca.groups[gi].channels;
+    std::vector<int64_t> all(c);
+    std::iota(all.begin(), all.end(), 0);
+    if (ca.groups[gi].frozen || s == 0.0) {
+      keep[gi] = all;
+      continue;
+    }
+    // The epsilon keeps products like 0.6 * 5 = 3.0000000000000004 from losing a channel.
+    int64_t n = std::max<int64_t>(1, c - static_cast<int64_t>(std::floor(s * c + 1e-9)));
+    const auto& imp = importance[gi];
+    // Most important first; ties broken by the lower index, so the choice is deterministic.
+    std::stable_sort(all.begin(), all.end(), [&](int64_t a, int64_t b) { return imp[a] > imp[b]; });
+    all.resize(n);
+    std::sort(all.begin(), all.end());
+    keep[gi] = all;
+  }
+  return keep;
+}
+
+Model prune_block(const Graph& block, const Weights& w, const ChannelAnalysis& ca,
+                  const std::vector<std::vector<int64_t>>& keep) {
+  Model out;
+  for (size_t k = 0; k < block.size(); ++k) {
+    Node n = block.nodes()[k];
+    const auto& own = ca.layout[k];
+    auto own_idx = kept_indices(own, keep);
+    auto key = [&](const char* p) { return param_key(n.name, p); };
+    switch (n.op) {
+      case Op::Conv2d: {
+        auto in_idx = kept_indices(ca.layout[block.index(n.inputs[0])], keep);
+        int64_t groups = n.i("groups", 1);
+        at::Tensor wt = w.at(key("weight"));
+        if (groups == 1) {
+          wt = select(select(wt, 0, own_idx), 1, in_idx);
+        } else if (groups == n.i("in_channels") && groups == n.i("out_channels")) {
+          wt = select(wt, 0, own_idx);
+          n.attrs["groups"] = static_cast<int64_t>(own_idx.size());
+        } else {
+          wt = wt.detach().clone();  // grouped convs are frozen on both sides
+        }
+        n.attrs["in_channels"] = static_cast<int64_t>(in_idx.size());
+        n.attrs["out_channels"] = static_cast<int64_t>(own_idx.size());
+        out.weights.emplace(key("weight"), wt);
+        if (n.i("bias", 0)) out.weights.emplace(key("bias"), select(w.at(key("bias")), 0, own_idx));
+        break;
+      }
+      case Op::BatchNorm2d:
+        n.attrs["num_features"] = static_cast<int64_t>(own_idx.size());
+        for (const char* p : {"weight", "bias", "running_mean", "running_var"})
+          out.weights.emplace(key(p), select(w.at(key(p)), 0, own_idx));
+        break;
+      case Op::Linear: {
+        auto in_idx = kept_indices(ca.layout[block.index(n.inputs[0])], keep);
+        n.attrs["in_features"] = static_cast<int64_t>(in_idx.size());
+        n.attrs["out_features"] = static_cast<int64_t>(own_idx.size());
+        out.weights.emplace(key("weight"), select(select(w.at(key("weight")), 0, own_idx), 1, in_idx));
+        if (n.i("bias", 1)) out.weights.emplace(key("bias"), select(w.at(key("bias")), 0, own_idx));
+        break;
+      }
+      case Op::Input: {
+        break;  // the interface is frozen, so the input keeps its shape
+      }
+      default:
+        break;
+    }
+    out.graph.add(std::move(n));
+  }
+  out.graph.set_output(block.output());
+  for (const auto& n : out.graph.nodes())
+    for (const auto& p : param_specs(n))
+      if (p.trainable) out.weights.at(param_key(n.name, p.name)).requires_grad_(true);
+  out.graph.validate();
+  return out;
+}
+
+Weights block_weights(const Graph& block, const Weights& mw) {
+  Weights w;
+  for (const auto& n : block.nodes())
+    for (const auto& p : param_specs(n)) {
+      auto key = param_key(n.name, p.name);
+      w.emplace(key, mw.at(key));
+    }
+  return w;
+}
+
+std::vector<BlockFamily> make_descendants(const Model& m, const std::vector<BlockSpec>& blocks,
+                                          const std::vector<double>& sparsities) {
+  std::vector<BlockFamily> fams;
+  for (const auto& b : blocks) {
+    BlockFamily f;
+    f.spec = b;
+    f.original = block_graph(m.graph, b);
+    f.sparsities = sparsities;
+    Weights w = block_weights(f.original, m.weights);
+    auto ca = analyse_channels(f.original);
+    auto imp = channel_importance(f.original, w, ca);
+    for (double s : sparsities) {
+      if (s == 0.0) {
+        f.descendants.push_back({f.original, clone_weights(w)});  // the original, bit for bit
+        continue;
+      }
+      f.descendants.push_back(prune_block(f.original, w, ca, kept_channels(ca, imp, s)));
+    }
+    fams.push_back(std::move(f));
+  }
+  return fams;
+}
+
+Model compose(const Model& teacher, const std::vector<BlockFamily>& families, const std::vector<int>& choice) {
+  if (choice.size() != families.size())
+    throw OptionError("a composition needs one choice per block: got " + std::to_string(choice.size()) +
+                      " for " + std::to_string(families.size()) + " blocks");
+  std::unordered_map<std::string, const Model*> owner;  // block node -> chosen descendant
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (choice[i] < 0 || choice[i] >= static_cast<int>(families[i].descendants.size()))
+      throw OptionError("block " + std::to_string(i) + ": choice " + std::to_string(choice[i]) +
+                        " is out of range 0.." + std::to_string(families[i].descendants.size() - 1));
+    for (const auto& name : families[i].spec.nodes) owner[name] = &families[i].descendants[choice[i]];
+  }
+  Model out;
+  for (const auto& n : teacher.graph.nodes()) {
+    auto it = owner.find(n.name);
+    const Model& src = it == owner.end() ? teacher : *it->second;
+    const Node& node = it == owner.end() ? n : src.graph.node(n.name);
+    for (const auto& p : param_specs(node)) {
+      auto key = param_key(node.name, p.name);
+      out.weights.emplace(key, src.weights.at(key));
+    }
+    out.graph.add(node);
+  }
+  out.graph.set_output(teacher.graph.output());
+  out.graph.validate();
+  return out;
+}
+
+}  // namespace legodnn
