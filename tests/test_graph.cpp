@@ -217,3 +217,10 @@ TEST(Fold, FoldedConvBatchNormMatchesUnfoldedPair) {
         << name;
   }
 }
+
+TEST(Serialize, ATopologicalFileKeepsItsNodeOrder) {
+  // resnet20's projection units list the shortcut after the main branch; reading must not reorder.
+  Graph g = build_zoo_model("resnet20", {});
+  Graph back = graph_from_json(graph_to_json(g), "resnet20.json");
+  for (size_t k = 0; k < g.size(); ++k) ASSERT_EQ(back.nodes()[k].name, g.nodes()[k].name) << k;
+}

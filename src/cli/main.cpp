@@ -11,8 +11,11 @@
 #include "legodnn/graph/serialize.h"
 #include "legodnn/graph/weights.h"
 #include "legodnn/models/zoo.h"
+#include "legodnn/pipeline/build.h"
+#include "legodnn/repository/repository.h"
 #include "legodnn/train/trainer.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
 
 namespace {
 using namespace legodnn;
@@ -60,6 +63,71 @@ std::vector<std::pair<std::string, std::string>> parse_block_pairs(const std::st
     start = end + 1;
   }
   return out;
+}
+
+// "0.2,0.8" -> {("0.2",""),("0.8","")}: comma-separated items (shares the splitting with --blocks).
+std::vector<std::pair<std::string, std::string>> parse_block_pairs_like(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (item.empty()) throw OptionError("--select: empty item in '" + text + "'");
+    out.emplace_back(item, "");
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+void print_inspect(const Repository& repo, bool as_json, const std::string& csv_prefix) {
+  const Manifest& man = repo.manifest();
+  if (as_json) {
+    std::printf("%s\n", manifest_to_json(man).dump(1).c_str());
+  } else {
+    std::printf("repository %s: model %s, input %s, %lld classes, %zu blocks\n", repo.dir().c_str(),
+                man.model.c_str(), shape_str(man.input_shape).c_str(), (long long)man.classes, man.blocks.size());
+    for (const auto& [stage, info] : man.stages.items()) std::printf("  stage %-12s %s\n", stage.c_str(), info.dump().c_str());
+    const json& p = man.profile;
+    if (!p.empty()) {
+      std::printf("  teacher test accuracy %.2f%%, val %.2f%%; latency teacher %.3f ms, frame %.3f ms (batch %d)\n",
+                  100 * p.value("teacher_test_accuracy", 0.0), 100 * p.value("teacher_val_accuracy", 0.0),
+                  p["latency"].value("teacher_ms", 0.0), p["latency"].value("frame_ms", 0.0), p["latency"].value("batch", 1));
+      const json& ec = p["estimate_check"];
+      std::printf("  additive estimate on %zu random compositions (%s set): mean abs error %.2f points, max %.2f\n",
+                  ec["compositions"].size(), ec.value("split", "?").c_str(), 100 * ec.value("mean_abs_error", 0.0),
+                  100 * ec.value("max_abs_error", 0.0));
+    }
+    std::printf("\nblock  convs  entry          exit           first node .. exit node\n");
+    for (const auto& b : man.blocks)
+      std::printf("%5d  %5zu  %-13s  %-13s  %s .. %s\n", b.id,
+                  (size_t)std::count_if(b.nodes.begin(), b.nodes.end(), [&](const std::string& n) { return man.teacher.node(n).op == Op::Conv2d; }),
+                  shape_str(b.entry_shape).c_str(), shape_str(b.exit_shape).c_str(), b.nodes.front().c_str(), b.exit.c_str());
+    std::printf("\nblock  sparsity   params      MACs   latency_ms  drop%%   raw%%    se%%   mse_pruned  mse_retrained\n");
+    for (const auto& b : man.blocks)
+      for (const auto& d : b.descendants) {
+        const auto& q = d.profile;
+        std::printf("%5d  %8.2f  %7lld  %9lld  %10.4f  %5.2f  %5.2f  %5.2f  %10.5f  %13.5f\n", b.id, d.sparsity,
+                    (long long)q.params, (long long)q.macs, q.latency_ms, 100 * q.acc_drop, 100 * q.acc_drop_raw,
+                    100 * q.acc_drop_se, q.mse_pruned, q.mse_retrained);
+      }
+  }
+  if (!csv_prefix.empty()) {
+    std::string blocks = "block,convs,entry,exit,entry_shape,exit_shape,first_node\n";
+    for (const auto& b : man.blocks)
+      blocks += std::to_string(b.id) + "," + std::to_string(std::count_if(b.nodes.begin(), b.nodes.end(), [&](const std::string& n) { return man.teacher.node(n).op == Op::Conv2d; })) +
+                "," + b.entry + "," + b.exit + ",\"" + shape_str(b.entry_shape) + "\",\"" + shape_str(b.exit_shape) + "\"," + b.nodes.front() + "\n";
+    std::string prof = "block,sparsity,params,macs,bytes,latency_ms,acc_drop,acc_drop_raw,acc_drop_se,mse_pruned,mse_retrained\n";
+    for (const auto& b : man.blocks)
+      for (const auto& d : b.descendants) {
+        const auto& q = d.profile;
+        prof += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", b.id, d.sparsity, q.params, q.macs, q.bytes, q.latency_ms,
+                            q.acc_drop, q.acc_drop_raw, q.acc_drop_se, q.mse_pruned, q.mse_retrained);
+      }
+    atomic_write_file(csv_prefix + "_blocks.csv", blocks);
+    atomic_write_file(csv_prefix + "_profiles.csv", prof);
+    std::printf("wrote %s_blocks.csv and %s_profiles.csv\n", csv_prefix.c_str(), csv_prefix.c_str());
+  }
 }
 
 // The model a command works on: a trained checkpoint, or a zoo model with seeded random weights.
@@ -119,9 +187,16 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "test accuracy of a trained model on the 10k test set");
   std::string ckpt, eval_model;
   int64_t eval_subset = 0;
-  eval->add_option("--checkpoint", ckpt, "model folder (model.json + weights.pt)")->required();
+  std::string eval_repo, eval_select;
+  auto* eval_ckpt_opt = eval->add_option("--checkpoint", ckpt, "model folder (model.json + weights.pt)");
+  eval->add_option("--repo", eval_repo, "block repository (with --select)")->excludes(eval_ckpt_opt);
+  eval->add_option("--select", eval_select, "sparsity per block, e.g. 0.2,0.8,... (one value: every block)");
   eval->add_option("--model", eval_model, "expected zoo model name (checked against the checkpoint)");
   eval->add_option("--subset", eval_subset, "first N test images only (0 = all)");
+  std::vector<double> eval_uniform;
+  eval->add_option("--uniform", eval_uniform,
+                   "also evaluate compositions with every block at these sparsities (pruned, not retrained)")
+      ->delimiter(',');
   add_common(eval, common);
 
   // ---- info ----
@@ -134,6 +209,39 @@ int main(int argc, char** argv) {
   info->add_option("--input-size", info_zoo.input_size, "input side");
   info->add_option("--in-channels", info_zoo.in_channels, "input channels");
   info->add_option("--classes", info_zoo.num_classes, "classes");
+
+  // ---- build ----
+  auto* build = app.add_subcommand("build", "build the block repository of a trained model");
+  std::string build_ckpt, build_model, build_out, build_pairs;
+  BuildOptions bopt;
+  bopt.retrain.epochs = 3;
+  bopt.retrain.train_images = 20000;
+  build->add_option("--checkpoint", build_ckpt, "trained model folder")->required();
+  build->add_option("--model", build_model, "model name (checked against the checkpoint)");
+  build->add_option("--out", build_out, "repository folder")->required();
+  auto* bmc = build->add_option("--max-convs", bopt.detect.max_convs, "at most K convs per block");
+  build->add_option("--max-ratio", bopt.detect.max_ratio, "max convs = max(floor(R * total convs), 2)")->excludes(bmc);
+  build->add_option("--blocks", build_pairs, "explicit blocks first:last,...");
+  build->add_option("--sparsities", bopt.sparsities, "descendant sparsities (first must be 0)")->delimiter(',');
+  build->add_option("--epochs", bopt.retrain.epochs, "retraining epochs");
+  build->add_option("--train-images", bopt.retrain.train_images, "retraining images (0 = all 55,000)");
+  build->add_option("--val-images", bopt.retrain.val_images, "held-out images that pick the best epoch");
+  build->add_option("--batch-size", bopt.retrain.batch_size, "retraining batch size");
+  build->add_option("--lr", bopt.retrain.lr, "retraining learning rate (Adam)");
+  build->add_option("--drop-images", bopt.drop_images, "validation images for accuracy drops");
+  build->add_option("--check", bopt.check_compositions, "random compositions checking the additive estimate");
+  build->add_option("--repeats", bopt.latency.repeats, "latency repeats (median)");
+  build->add_option("--stop-after-epoch", bopt.retrain.stop_after_epoch, "stop retraining after this epoch");
+  build->add_option("--seed", bopt.seed, "seed");
+  add_common(build, common);
+
+  // ---- inspect ----
+  auto* inspect = app.add_subcommand("inspect", "print a block repository's block and profile tables");
+  std::string inspect_dir, inspect_csv;
+  bool inspect_json = false;
+  inspect->add_option("dir", inspect_dir, "repository folder")->required();
+  inspect->add_flag("--json", inspect_json, "print the manifest as JSON");
+  inspect->add_option("--csv", inspect_csv, "also write PREFIX_blocks.csv and PREFIX_profiles.csv");
 
   // ---- blocks ----
   auto* blocks_cmd = app.add_subcommand("blocks", "detect blocks and list their descendants");
@@ -192,7 +300,39 @@ int main(int argc, char** argv) {
       std::printf("%s: test accuracy %.2f%% (%lld images), val %.2f%%, %.0f s; saved to %s\n",
                   model_name.c_str(), 100 * test.accuracy, (long long)test.n, 100 * r.val.accuracy,
                   r.seconds, out_dir.c_str());
+    } else if (*eval && !eval_repo.empty()) {
+      apply_threads(common);
+      Repository repo = Repository::open(eval_repo);
+      const Manifest& man = repo.manifest();
+      std::vector<double> sel;
+      for (const auto& [a, b] : parse_block_pairs_like(eval_select)) sel.push_back(std::stod(a)), (void)b;
+      if (sel.size() == 1) sel.assign(man.blocks.size(), sel[0]);
+      if (sel.size() != man.blocks.size())
+        throw OptionError("--select: " + std::to_string(sel.size()) + " sparsities for " +
+                          std::to_string(man.blocks.size()) + " blocks");
+      std::vector<int> choice;
+      double est = man.profile.value("teacher_test_accuracy", 0.0);
+      for (size_t i = 0; i < sel.size(); ++i) {
+        const auto& ds = man.blocks[i].descendants;
+        int found = -1;
+        for (size_t j = 0; j < ds.size(); ++j)
+          if (std::abs(ds[j].sparsity - sel[i]) < 1e-9) found = static_cast<int>(j);
+        if (found < 0) throw OptionError("--select: block " + std::to_string(i) + " has no descendant of sparsity " + std::to_string(sel[i]));
+        choice.push_back(found);
+        est -= ds[found].profile.acc_drop;
+      }
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      Split test = load_fashion_mnist_test(fo);
+      if (eval_subset > 0) test = test.head(eval_subset);
+      Model m = repo.compose(choice);
+      auto r = evaluate(m, test);
+      auto st = graph_stats(m.graph);
+      std::printf("%s [%s]: test accuracy %.2f%% on %lld images; additive estimate %.2f%%; params %lld, MACs %lld\n",
+                  eval_repo.c_str(), eval_select.c_str(), 100 * r.accuracy, (long long)r.n, 100 * est,
+                  (long long)st.params, (long long)st.macs);
     } else if (*eval) {
+      if (ckpt.empty()) throw OptionError("eval needs --checkpoint DIR or --repo DIR --select ...");
       apply_threads(common);
       json meta;
       Model m = load_model(ckpt, &meta);
@@ -203,10 +343,44 @@ int main(int argc, char** argv) {
       Split test = load_fashion_mnist_test(fo);
       if (eval_subset > 0) test = test.head(eval_subset);
       auto r = evaluate(m, test);
-      std::printf("%s: test accuracy %.2f%% on %lld images (loss %.4f)\n", ckpt.c_str(), 100 * r.accuracy,
-                  (long long)r.n, r.loss);
+      auto st = graph_stats(m.graph);
+      std::printf("%s: test accuracy %.2f%% on %lld images (loss %.4f), params %lld, MACs %lld\n", ckpt.c_str(),
+                  100 * r.accuracy, (long long)r.n, r.loss, (long long)st.params, (long long)st.macs);
+      if (!eval_uniform.empty()) {
+        auto specs = detect_blocks(m.graph);
+        auto fams = make_descendants(m, specs, eval_uniform);
+        for (size_t k = 0; k < eval_uniform.size(); ++k) {
+          Model c = compose(m, fams, std::vector<int>(fams.size(), static_cast<int>(k)));
+          auto rc = evaluate(c, test);
+          auto sc = graph_stats(c.graph);
+          std::printf("  all blocks at sparsity %.2f (%zu blocks): test accuracy %.2f%%, params %lld (%.1f%%), "
+                      "MACs %lld (%.1f%%)\n", eval_uniform[k], fams.size(), 100 * rc.accuracy,
+                      (long long)sc.params, 100.0 * sc.params / st.params, (long long)sc.macs,
+                      100.0 * sc.macs / st.macs);
+        }
+      }
     } else if (*info) {
       for (const auto& name : info_models) print_stats(name, build_zoo_model(name, info_zoo));
+    } else if (*build) {
+      apply_threads(common);
+      json meta;
+      Model m = load_model(build_ckpt, &meta);
+      std::string name = meta.value("model", build_model);
+      if (!build_model.empty() && name != build_model)
+        throw OptionError(build_ckpt + ": holds model '" + name + "', not '" + build_model + "'");
+      bopt.model_name = name;
+      if (!build_pairs.empty()) bopt.explicit_blocks = parse_block_pairs(build_pairs);
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      auto data = load_fashion_mnist(fo);
+      auto r = build_repository(m, data, build_out, bopt);
+      for (const auto& s : r.skipped) std::printf("stage %s: already complete, skipped\n", s.c_str());
+      for (const auto& s : r.ran) std::printf("stage %s: done\n", s.c_str());
+      std::printf("%s: %s\n", build_out.c_str(), r.complete ? "complete" : "incomplete (rerun to continue)");
+      if (!r.complete) return 3;
+    } else if (*inspect) {
+      Repository repo = Repository::open(inspect_dir);
+      print_inspect(repo, inspect_json, inspect_csv);
     } else if (*blocks_cmd) {
       Model m = model_for(blocks_ckpt, blocks_model, blocks_zoo, 0);
       auto specs = blocks_pairs.empty() ? detect_blocks(m.graph, detect)

@@ -143,6 +143,11 @@ void Executor::execute(const at::Tensor& x, bool training, int last, const std::
   }
 }
 
+void Executor::set_batch_norm_momentum(double momentum) {
+  for (auto& s : steps_)
+    if (s.op == Op::BatchNorm2d) s.x2 = momentum;
+}
+
 at::Tensor Executor::forward(const at::Tensor& x, bool training) const {
   std::vector<at::Tensor> vals;
   execute(x, training, output_, nullptr, vals);

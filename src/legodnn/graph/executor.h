@@ -24,6 +24,9 @@ class Executor {
   /// Stops after the last node a tap needs.
   std::vector<at::Tensor> run_taps(const at::Tensor& x, const std::vector<std::string>& taps,
                                    bool training = false) const;
+  /// Overrides the momentum of every batch norm (training mode); momentum 1/(k+1) at the k-th
+  /// batch gives the plain average of batch statistics, used to re-estimate running statistics.
+  void set_batch_norm_momentum(double momentum);
   /// Number of compiled steps.
   size_t steps() const { return steps_.size(); }
 

@@ -1,6 +1,7 @@
 #include "legodnn/graph/serialize.h"
 
-#include <deque>
+#include <functional>
+#include <queue>
 #include <unordered_map>
 
 #include <ATen/ATen.h>
@@ -75,7 +76,8 @@ Graph graph_from_json(const json& j, const std::string& source) {
       where[n.name] = static_cast<int>(nodes.size());
       nodes.push_back(std::move(n));
     }
-    // Kahn's algorithm, stable: keeps the file's order where it is already topological.
+    // Kahn's algorithm taking the lowest file index among the ready nodes, so a file that is
+    // already in topological order keeps its order exactly.
     std::vector<int> pending(nodes.size());
     std::vector<std::vector<int>> readers(nodes.size());
     for (size_t k = 0; k < nodes.size(); ++k) {
@@ -88,17 +90,17 @@ Graph graph_from_json(const json& j, const std::string& source) {
         ++pending[k];
       }
     }
-    std::deque<int> ready;
+    std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
     for (size_t k = 0; k < nodes.size(); ++k)
-      if (!pending[k]) ready.push_back(static_cast<int>(k));
+      if (!pending[k]) ready.push(static_cast<int>(k));
     Graph g;
     std::vector<char> done(nodes.size(), 0);
     while (!ready.empty()) {
-      int k = ready.front();
-      ready.pop_front();
+      int k = ready.top();
+      ready.pop();
       done[k] = 1;
       for (int r : readers[k])
-        if (--pending[r] == 0) ready.push_back(r);
+        if (--pending[r] == 0) ready.push(r);
       g.add(nodes[k]);
     }
     for (size_t k = 0; k < nodes.size(); ++k)
