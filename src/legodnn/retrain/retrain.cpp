@@ -247,9 +247,13 @@ RetrainResult retrain_descendants(const Model& teacher, std::vector<BlockFamily>
   }
 
   // Keep each descendant's best weights, then re-estimate batch-norm statistics for serving: the
-  // plain average over a few batches of the teacher's block inputs, in training mode.
+  // plain average over a few batches of the teacher's block inputs, in training mode. Where the
+  // re-estimated statistics do worse on held-out data, the ones from training stay.
+  for (auto& t : ts) copy_into(t.model->weights, t.best);
+  auto before = block_mse(teacher, fams, val);
+  std::vector<Weights> kept;
   for (auto& t : ts) {
-    copy_into(t.model->weights, t.best);
+    kept.push_back(clone_weights(t.model->weights));
     at::NoGradGuard ng;
     for (auto& [k, w] : t.model->weights) {
       if (k.size() > 13 && k.compare(k.size() - 13, 13, ".running_mean") == 0) w.zero_();
@@ -273,6 +277,9 @@ RetrainResult retrain_descendants(const Model& teacher, std::vector<BlockFamily>
       }
     }
   }
+  auto recal = block_mse(teacher, fams, val);
+  for (size_t k = 0; k < ts.size(); ++k)
+    if (recal[ts[k].block][ts[k].desc] > before[ts[k].block][ts[k].desc]) copy_into(ts[k].model->weights, kept[k]);
   auto mse = block_mse(teacher, fams, val);
   for (auto& t : ts) res.stats[t.block][t.desc].mse_retrained = mse[t.block][t.desc];
   res.finished = true;
