@@ -48,34 +48,43 @@ std::string shape_str(const Shape& s) {
   return o + "]";
 }
 
+// Comma-separated items; throws OptionError naming the option for an empty item.
+std::vector<std::string> split_list(const std::string& text, const std::string& option) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = text.find(',', start);
+    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (out.back().empty()) throw OptionError(option + ": empty item in '" + text + "'");
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
 // "a:b,c:d" -> pairs; throws OptionError naming the bad item.
 std::vector<std::pair<std::string, std::string>> parse_block_pairs(const std::string& text) {
   std::vector<std::pair<std::string, std::string>> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  for (const auto& item : split_list(text, "--blocks")) {
     size_t colon = item.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
       throw OptionError("--blocks: '" + item + "' is not of the form first:last");
     out.emplace_back(item.substr(0, colon), item.substr(colon + 1));
-    if (end == std::string::npos) break;
-    start = end + 1;
   }
   return out;
 }
 
-// "0.2,0.8" -> {("0.2",""),("0.8","")}: comma-separated items (shares the splitting with --blocks).
-std::vector<std::pair<std::string, std::string>> parse_block_pairs_like(const std::string& text) {
-  std::vector<std::pair<std::string, std::string>> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (item.empty()) throw OptionError("--select: empty item in '" + text + "'");
-    out.emplace_back(item, "");
-    if (end == std::string::npos) break;
-    start = end + 1;
+// "0.2,0.8" -> {0.2, 0.8}; throws OptionError naming the bad item.
+std::vector<double> parse_sparsities(const std::string& text, const std::string& option) {
+  std::vector<double> out;
+  for (const auto& item : split_list(text, option)) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != item.size()) throw OptionError(option + ": '" + item + "' is not a number");
+    out.push_back(v);
   }
   return out;
 }
@@ -214,8 +223,6 @@ int main(int argc, char** argv) {
   auto* build = app.add_subcommand("build", "build the block repository of a trained model");
   std::string build_ckpt, build_model, build_out, build_pairs;
   BuildOptions bopt;
-  bopt.retrain.epochs = 3;
-  bopt.retrain.train_images = 20000;
   build->add_option("--checkpoint", build_ckpt, "trained model folder")->required();
   build->add_option("--model", build_model, "model name (checked against the checkpoint)");
   build->add_option("--out", build_out, "repository folder")->required();
@@ -263,9 +270,10 @@ int main(int argc, char** argv) {
   blocks_cmd->add_flag("--json", blocks_json, "print one JSON document");
 
   // ---- demo ----
-  auto* demo = app.add_subcommand("demo", "the main job: report the shipped teachers' test accuracy");
-  std::string teachers_dir = "teachers";
+  auto* demo = app.add_subcommand("demo", "the main job: teachers' accuracy, then resnet20's block repository");
+  std::string teachers_dir = "teachers", demo_out = "out";
   demo->add_option("--teachers", teachers_dir, "folder of shipped teachers");
+  demo->add_option("--out", demo_out, "output folder (repositories are reused when complete)");
   add_common(demo, common);
 
   // Progress lines must show up promptly even when stdout is a file or a pipe.
@@ -304,8 +312,7 @@ int main(int argc, char** argv) {
       apply_threads(common);
       Repository repo = Repository::open(eval_repo);
       const Manifest& man = repo.manifest();
-      std::vector<double> sel;
-      for (const auto& [a, b] : parse_block_pairs_like(eval_select)) sel.push_back(std::stod(a)), (void)b;
+      std::vector<double> sel = parse_sparsities(eval_select, "--select");
       if (sel.size() == 1) sel.assign(man.blocks.size(), sel[0]);
       if (sel.size() != man.blocks.size())
         throw OptionError("--select: " + std::to_string(sel.size()) + " sparsities for " +
@@ -436,6 +443,19 @@ int main(int argc, char** argv) {
                     meta.value("width", json(1.0)).dump().c_str(), (long long)st.params,
                     (long long)st.macs, 100 * r.accuracy);
       }
+      std::fflush(stdout);
+      // The offline pipeline on the shipped resnet20 with the quick default settings.
+      std::string repo_dir = demo_out + "/repos/resnet20";
+      std::printf("\nBlock repository of resnet20 in %s (built once, then reused):\n", repo_dir.c_str());
+      std::fflush(stdout);
+      json meta;
+      Model teacher = load_model(teachers_dir + "/resnet20", &meta);
+      BuildOptions quick;
+      quick.model_name = "resnet20";
+      auto data = load_fashion_mnist(fo);
+      auto br = build_repository(teacher, data, repo_dir, quick);
+      for (const auto& s : br.ran) std::printf("stage %s: done\n", s.c_str());
+      print_inspect(Repository::open(repo_dir), false, repo_dir + "/inspect");
     }
   } catch (const legodnn::Error& e) {
     std::fprintf(stderr, "legodnn: error: %s\n", e.what());

@@ -12,10 +12,11 @@ namespace legodnn {
 
 /// Options of retrain_descendants.
 struct RetrainOptions {
-  int epochs = 2;
+  // Defaults are the quick settings `legodnn build` and the demo use (resnet20 in minutes on 2 cores).
+  int epochs = 3;
   int64_t batch_size = 128;
   double lr = 1e-3;                ///< Adam
-  int64_t train_images = 0;        ///< 0 = the whole training split, else a seeded subset
+  int64_t train_images = 20000;    ///< 0 = the whole training split, else a seeded subset
   int64_t val_images = 1000;       ///< held-out images that pick each descendant's best epoch
   uint64_t seed = 0;
   int64_t crop_padding = 2;        ///< the teacher's augmentation

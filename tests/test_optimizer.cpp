@@ -1,0 +1,170 @@
+// The scaling optimizer against brute force on random instances, feasible and infeasible.
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "legodnn/runtime/optimizer.h"
+#include "legodnn/util/error.h"
+#include "test_util.h"
+
+using namespace legodnn;
+
+namespace {
+
+struct Instance {
+  std::vector<ModelChoiceSpec> models;
+  SharedBudget budget;
+  Objective objective = Objective::Sum;
+};
+
+// Options that look like profiled descendants: higher sparsity, lower latency and memory, larger
+// drop, with noise so that dominance is not trivial.
+Instance random_instance(std::mt19937_64& rng, int max_models, int max_blocks, int max_options) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Instance in;
+  int nm = 1 + rng() % max_models;
+  double total_full_bytes = 0, total_full_share = 0;
+  for (int m = 0; m < nm; ++m) {
+    ModelChoiceSpec s;
+    s.name = "m" + std::to_string(m);
+    s.accuracy = 0.8 + 0.15 * u(rng);
+    s.frame_ms = 0.2 * u(rng);
+    s.frame_bytes = 1000 * u(rng);
+    s.weight = 0.5 + u(rng);
+    s.rate_hz = 10 + 100 * u(rng);
+    int nb = 1 + rng() % max_blocks;
+    double full_ms = s.frame_ms;
+    for (int b = 0; b < nb; ++b) {
+      int no = 1 + rng() % max_options;
+      std::vector<OptionCost> opts;
+      double lat = 0.5 + u(rng), bytes = 1e4 * (0.5 + u(rng)), drop = 0;
+      for (int o = 0; o < no; ++o) {
+        opts.push_back({drop, lat, bytes});
+        drop += 0.02 * u(rng);
+        lat *= 0.6 + 0.5 * u(rng);
+        bytes *= 0.5 + 0.4 * u(rng);
+      }
+      full_ms += opts[0].latency_ms;
+      total_full_bytes += opts[0].bytes;
+      s.blocks.push_back(opts);
+    }
+    s.deadline_ms = full_ms * (0.45 + 1.0 * u(rng));  // some deadlines cannot be met
+    total_full_share += s.rate_hz * full_ms / 1000;
+    in.models.push_back(s);
+  }
+  in.budget.memory_bytes = total_full_bytes * (0.3 + 1.0 * u(rng));
+  in.budget.processor_share = rng() % 2;
+  if (in.budget.processor_share)
+    for (auto& m : in.models) m.rate_hz *= (0.3 + 1.2 * u(rng)) / std::max(1e-9, total_full_share);
+  in.objective = rng() % 2 ? Objective::Sum : Objective::MaxMin;
+  return in;
+}
+
+double total_excess(const Instance& in, const ScalingDecision& d) {
+  double t = 0;
+  for (size_t m = 0; m < in.models.size(); ++m)
+    if (std::isfinite(in.models[m].deadline_ms))
+      t += d.deadline_excess_ms[m] / std::max(in.models[m].deadline_ms, 1e-9);
+  t += d.memory_excess_bytes / std::max(in.budget.memory_bytes, 1e-9);
+  t += d.share_excess;
+  return t;
+}
+
+// Every composition of every model: the best feasible objective, or the least total excess.
+struct Brute {
+  bool feasible = false;
+  double best = -1e300;
+  double least_excess = 1e300;
+};
+Brute brute_force(const Instance& in) {
+  Brute r;
+  std::vector<std::vector<int>> choice(in.models.size());
+  for (size_t m = 0; m < in.models.size(); ++m) choice[m].assign(in.models[m].blocks.size(), 0);
+  std::function<void(size_t, size_t)> rec = [&](size_t m, size_t b) {
+    if (m == in.models.size()) {
+      auto d = evaluate_choice(in.models, in.budget, choice, in.objective);
+      if (d.feasible) {
+        r.feasible = true;
+        r.best = std::max(r.best, d.objective);
+      }
+      r.least_excess = std::min(r.least_excess, total_excess(in, d));
+      return;
+    }
+    if (b == in.models[m].blocks.size()) return rec(m + 1, 0);
+    for (size_t o = 0; o < in.models[m].blocks[b].size(); ++o) {
+      choice[m][b] = static_cast<int>(o);
+      rec(m, b + 1);
+    }
+  };
+  rec(0, 0);
+  return r;
+}
+
+}  // namespace
+
+TEST(Optimizer, MatchesBruteForceOnRandomInstances) {
+  std::mt19937_64 rng(2024);
+  int feasible = 0, infeasible = 0;
+  for (int k = 0; k < 600; ++k) {
+    Instance in = random_instance(rng, 3, 4, 4);
+    auto d = optimize(in.models, in.budget, in.objective);
+    auto b = brute_force(in);
+    ASSERT_EQ(d.feasible, b.feasible) << "instance " << k;
+    if (b.feasible) {
+      ++feasible;
+      EXPECT_NEAR(d.objective, b.best, 1e-9) << "instance " << k;
+      // The reported figures are those of the returned choice.
+      auto again = evaluate_choice(in.models, in.budget, d.choice, in.objective);
+      EXPECT_TRUE(again.feasible);
+      EXPECT_NEAR(again.objective, d.objective, 1e-12);
+    } else {
+      ++infeasible;
+      EXPECT_NEAR(total_excess(in, d), b.least_excess, 1e-5 + 1e-6 * b.least_excess) << "instance " << k;
+    }
+  }
+  // Both verdicts must be exercised for the comparison to mean anything.
+  EXPECT_GT(feasible, 100);
+  EXPECT_GT(infeasible, 100);
+}
+
+TEST(Optimizer, UnconstrainedPicksTheOriginalsAndTightMemoryPicksSmallerBlocks) {
+  ModelChoiceSpec m;
+  m.name = "r";
+  m.accuracy = 0.9;
+  m.blocks = {{{0, 1, 100}, {0.01, 0.5, 50}}, {{0, 1, 100}, {0.05, 0.5, 50}}};
+  auto d = optimize({m}, {});
+  EXPECT_TRUE(d.feasible);
+  EXPECT_EQ(d.choice[0], (std::vector<int>{0, 0}));
+  SharedBudget tight;
+  tight.memory_bytes = 150;
+  d = optimize({m}, tight);
+  EXPECT_TRUE(d.feasible);
+  EXPECT_EQ(d.choice[0], (std::vector<int>{1, 0}));  // the block whose pruning costs least
+  EXPECT_NEAR(d.accuracy[0], 0.89, 1e-12);
+  tight.memory_bytes = 50;  // nothing fits: the smallest selection, and by how much it exceeds
+  d = optimize({m}, tight);
+  EXPECT_FALSE(d.feasible);
+  EXPECT_EQ(d.choice[0], (std::vector<int>{1, 1}));
+  EXPECT_DOUBLE_EQ(d.memory_excess_bytes, 50);
+}
+
+TEST(Optimizer, BadInputsGetClearErrors) {
+  ModelChoiceSpec m;
+  m.name = "r";
+  m.blocks = {{{0, 1, 1}}};
+  SharedBudget b;
+  b.memory_bytes = std::nan("");
+  EXPECT_THROWS_WITH(optimize({m}, b), OptionError, "memory budget must be a non-negative number");
+  b.memory_bytes = -1;
+  EXPECT_THROWS_WITH(optimize({m}, b), OptionError, "memory budget");
+  auto bad = m;
+  bad.deadline_ms = -3;
+  EXPECT_THROWS_WITH(optimize({bad}, {}), OptionError, "model 'r': deadline must be");
+  bad = m;
+  bad.blocks.clear();
+  EXPECT_THROWS_WITH(optimize({bad}, {}), OptionError, "model 'r' has no blocks");
+  bad = m;
+  bad.blocks[0][0].latency_ms = std::nan("");
+  EXPECT_THROWS_WITH(optimize({bad}, {}), OptionError, "block 0 option 0: latency");
+  EXPECT_THROWS_WITH(optimize({}, {}), OptionError, "at least one model");
+}
