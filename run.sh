@@ -61,7 +61,8 @@ case "$cmd" in
     "$BUILD_DIR/legodnn" demo --teachers teachers "$@" ;;
   bench)
     build
-    "$BUILD_DIR/bench_executor" "$@" ;;
+    "$BUILD_DIR/bench_executor" "$@"
+    "$BUILD_DIR/bench_optimizer" ;;
   *)
     echo "usage: ./run.sh {build|test|demo|bench} [args...]" >&2
     exit 2 ;;

@@ -7,6 +7,7 @@
 #include "legodnn/graph/executor.h"
 #include "legodnn/models/zoo.h"
 #include "legodnn/pipeline/build.h"
+#include "legodnn/profile/profile.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/retrain/retrain.h"
 #include "legodnn/train/trainer.h"
@@ -115,4 +116,27 @@ TEST(Pipeline, StoppedBuildResumesAndCompletes) {
   auto third = build_repository(t, tiny_data(), dir, o);
   EXPECT_EQ(third.ran.size(), 0u);
   fs::remove_all(dir);
+}
+
+TEST(Pipeline, DropsFromBlockEntriesEqualDropsFromWholeModels) {
+  // measure_drops runs each variant only from its block's entry on; the result must be what
+  // evaluating every whole composition gives.
+  Model t = tiny_teacher();
+  auto blocks = detect_blocks(t.graph);
+  blocks.resize(3);
+  auto fams = make_descendants(t, blocks, {0.0, 0.5, 0.75});
+  Split val = tiny_data().val;
+  auto table = measure_drops(t, fams, val, {0, 1}, 64);
+  for (size_t i = 0; i < fams.size(); ++i)
+    for (size_t j = 1; j < 3; ++j) {
+      double want = 0;
+      for (int ctx : {0, 1}) {
+        std::vector<int> base(fams.size(), ctx), var = base;
+        base[i] = 0;
+        var[i] = static_cast<int>(j);
+        want += (correctness(compose(t, fams, base), val).accuracy -
+                 correctness(compose(t, fams, var), val).accuracy) / 2;
+      }
+      EXPECT_NEAR(table.raw[i][j], want, 1e-12) << i << "," << j;
+    }
 }

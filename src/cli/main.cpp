@@ -103,6 +103,9 @@ void print_inspect(const Repository& repo, bool as_json, const std::string& csv_
                   100 * p.value("teacher_test_accuracy", 0.0), 100 * p.value("teacher_val_accuracy", 0.0),
                   p["latency"].value("teacher_ms", 0.0), p["latency"].value("frame_ms", 0.0), p["latency"].value("batch", 1));
       const json& ec = p["estimate_check"];
+      std::printf("  drops: contexts %s on %d validation images, scaled by %.3f (fitted on %d validation compositions)\n",
+                  p.value("contexts", json::array()).dump().c_str(), p.value("drop_images", 0),
+                  p.value("drop_scale", 1.0), p.value("calibration_compositions", 0));
       std::printf("  additive estimate on %zu random compositions (%s set): mean abs error %.2f points, max %.2f\n",
                   ec["compositions"].size(), ec.value("split", "?").c_str(), 100 * ec.value("mean_abs_error", 0.0),
                   100 * ec.value("max_abs_error", 0.0));
@@ -237,6 +240,9 @@ int main(int argc, char** argv) {
   build->add_option("--lr", bopt.retrain.lr, "retraining learning rate (Adam)");
   build->add_option("--drop-images", bopt.drop_images, "validation images for accuracy drops");
   build->add_option("--check", bopt.check_compositions, "random compositions checking the additive estimate");
+  build->add_option("--calibrate", bopt.calibration_compositions,
+                    "random validation compositions that fit the drop scale (0 = none)");
+  build->add_flag("--high-context", bopt.high_context, "also measure drops in the all-highest-sparsity context");
   build->add_option("--repeats", bopt.latency.repeats, "latency repeats (median)");
   build->add_option("--stop-after-epoch", bopt.retrain.stop_after_epoch, "stop retraining after this epoch");
   build->add_option("--seed", bopt.seed, "seed");

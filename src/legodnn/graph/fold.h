@@ -5,7 +5,7 @@
 namespace legodnn {
 
 /// Folds every batch_norm2d whose only input is a conv2d read by nothing else into that conv.
-/// The fused conv keeps the conv's name; readers of the batch norm read the conv instead. Exact
+/// The fused conv takes the batch norm's name (so readers and taps of it are unchanged). Exact
 /// up to float rounding, in inference (running statistics). The input model is not changed.
 Model fold_batch_norm(const Model& m);
 

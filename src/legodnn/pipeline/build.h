@@ -23,6 +23,8 @@ struct BuildOptions {
   RetrainOptions retrain;
   LatencyOptions latency;
   int64_t drop_images = 5000;    ///< validation images for the accuracy drops
+  bool high_context = false;     ///< also measure drops inside the all-highest-sparsity context
+  int calibration_compositions = 10;  ///< random compositions (validation) that fit the drop scale
   int check_compositions = 20;   ///< random compositions that check the additive estimate (test set)
   uint64_t seed = 0;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include <ATen/ATen.h>
@@ -51,8 +52,34 @@ Correctness correctness(const Model& m, const Split& data, int64_t batch_size) {
   return c;
 }
 
+namespace {
+
+// The part of `m` after node `from`, as a model whose input node is `from` (with its shape).
+// Returns false when a later node reads a node before `from` (then `from` is no cut point).
+bool suffix_model(const Model& m, const std::string& from, Model& out) {
+  const Graph& g = m.graph;
+  const int start = g.index(from);
+  auto shapes = g.infer_shapes();
+  out = Model{};
+  out.graph.add({from, Op::Input, {}, {{"shape", shapes[start]}}});
+  for (int k = start + 1; k < static_cast<int>(g.size()); ++k) {
+    const Node& n = g.nodes()[k];
+    for (const auto& in : n.inputs)
+      if (g.index(in) < start) return false;
+    for (const auto& p : param_specs(n)) {
+      auto key = param_key(n.name, p.name);
+      out.weights.emplace(key, m.weights.at(key));
+    }
+    out.graph.add(n);
+  }
+  out.graph.set_output(g.output());
+  return true;
+}
+
+}  // namespace
+
 DropTable measure_drops(const Model& teacher, const std::vector<BlockFamily>& fams, const Split& data,
-                        const std::vector<int>& contexts) {
+                        const std::vector<int>& contexts, int64_t batch_size) {
   DropTable t;
   t.contexts = contexts;
   const size_t nb = fams.size();
@@ -65,38 +92,72 @@ DropTable measure_drops(const Model& teacher, const std::vector<BlockFamily>& fa
     t.raw[i].assign(nd, 0.0);
     var[i].assign(nd, 0.0);
   }
-  const double n = static_cast<double>(data.size());
+  const int64_t n = data.size();
   for (int ctx : contexts) {
     std::vector<int> base(nb, 0);
     for (size_t i = 0; i < nb; ++i) base[i] = std::min<int>(ctx, fams[i].descendants.size() - 1);
-    auto ctx_acc = correctness(compose(teacher, fams, base), data);
-    t.context_accuracy.push_back(ctx_acc.accuracy);
-    for (size_t i = 0; i < nb; ++i) {
-      // Each descendant of block i inside the context; index 0 (the original) is the reference.
-      std::vector<Correctness> c(fams[i].descendants.size());
-      for (size_t j = 0; j < c.size(); ++j) {
-        if (static_cast<int>(j) == base[i]) {
-          c[j] = ctx_acc;
-          continue;
-        }
+    // The context runs once per batch with taps at every block entry; each variant (block i at
+    // descendant j) then runs only from block i's entry on, which halves the work on average.
+    Model ctx_model = fold_batch_norm(compose(teacher, fams, base));
+    Executor ctx_ex(ctx_model.graph, ctx_model.weights);
+    std::vector<std::string> entries;
+    for (const auto& f : fams) entries.push_back(f.spec.entry);
+    struct Variant {
+      size_t block, desc;
+      std::unique_ptr<Executor> ex;
+      bool from_entry;
+      std::vector<uint8_t> correct;
+    };
+    std::vector<Variant> vars;
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t j = 0; j < fams[i].descendants.size(); ++j) {
         auto choice = base;
         choice[i] = static_cast<int>(j);
-        c[j] = correctness(compose(teacher, fams, choice), data);
+        Model full = fold_batch_norm(compose(teacher, fams, choice));
+        Model suffix;
+        bool cut = suffix_model(full, fams[i].spec.entry, suffix);
+        const Model& use = cut ? suffix : full;
+        vars.push_back({i, j, std::make_unique<Executor>(use.graph, use.weights), cut, {}});
+        vars.back().correct.reserve(n);
       }
-      for (size_t j = 1; j < c.size(); ++j) {
+    int64_t ctx_right = 0;
+    {
+      at::InferenceMode guard;
+      for (int64_t s = 0; s < n; s += batch_size) {
+        int64_t b = std::min(batch_size, n - s);
+        auto x = data.images.narrow(0, s, b);
+        auto y = data.labels.narrow(0, s, b);
+        auto taps = ctx_ex.run_taps(x, entries);
+        ctx_right += ctx_ex.forward(x).argmax(1).eq(y).sum().item<int64_t>();
+        for (auto& v : vars) {
+          auto logits = v.from_entry ? v.ex->forward(taps[v.block]) : v.ex->forward(x);
+          auto ok = logits.argmax(1).eq(y).to(at::kByte);
+          auto a = ok.accessor<uint8_t, 1>();
+          for (int64_t k = 0; k < b; ++k) v.correct.push_back(a[k]);
+        }
+      }
+    }
+    t.context_accuracy.push_back(n ? static_cast<double>(ctx_right) / n : 0.0);
+    for (size_t i = 0; i < nb; ++i) {
+      // Index 0 (the original block) is the reference for every descendant of block i.
+      const Variant* ref = nullptr;
+      for (const auto& v : vars)
+        if (v.block == i && v.desc == 0) ref = &v;
+      for (const auto& v : vars) {
+        if (v.block != i || v.desc == 0) continue;
         // Paired difference per image: its mean is the drop, its spread gives the standard error.
         double sum = 0, sq = 0;
-        for (size_t k = 0; k < c[0].correct.size(); ++k) {
-          double d = static_cast<double>(c[0].correct[k]) - c[j].correct[k];
+        for (int64_t k = 0; k < n; ++k) {
+          double d = static_cast<double>(ref->correct[k]) - v.correct[k];
           sum += d;
           sq += d * d;
         }
         double mean = sum / n;
-        t.raw[i][j] += mean / contexts.size();
-        var[i][j] += (sq / n - mean * mean) / n;
+        t.raw[i][v.desc] += mean / contexts.size();
+        var[i][v.desc] += (sq / n - mean * mean) / n;
       }
     }
-    spdlog::info("profile: context {} (accuracy {:.2f}%) measured", ctx, 100 * ctx_acc.accuracy);
+    spdlog::info("profile: context {} (accuracy {:.2f}%) measured", ctx, 100 * t.context_accuracy.back());
   }
   for (size_t i = 0; i < nb; ++i) {
     t.se[i].assign(t.raw[i].size(), 0.0);
@@ -109,6 +170,20 @@ DropTable measure_drops(const Model& teacher, const std::vector<BlockFamily>& fa
     }
   }
   return t;
+}
+
+double calibrate_drop_scale(const Model& teacher, const std::vector<BlockFamily>& fams,
+                            const std::vector<std::vector<double>>& drops, double teacher_accuracy,
+                            const Split& data, int count, uint64_t seed) {
+  auto checks = check_additive_estimate(teacher, fams, drops, teacher_accuracy, data, count, seed);
+  // Least squares through the origin: measured loss = k * summed drops.
+  double num = 0, den = 0;
+  for (const auto& c : checks) {
+    double est = teacher_accuracy - c.estimated, meas = teacher_accuracy - c.measured;
+    num += est * meas;
+    den += est * est;
+  }
+  return den > 0 && num > 0 ? num / den : 1.0;
 }
 
 std::vector<EstimateCheck> check_additive_estimate(const Model& teacher, const std::vector<BlockFamily>& fams,

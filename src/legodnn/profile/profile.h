@@ -40,7 +40,14 @@ struct DropTable {
 /// Measures drop(i, j) = acc(context with block i original) - acc(context with block i at j) on
 /// `data`, for each context (every block at descendant index contexts[c]), and averages.
 DropTable measure_drops(const Model& teacher, const std::vector<BlockFamily>& fams, const Split& data,
-                        const std::vector<int>& contexts);
+                        const std::vector<int>& contexts, int64_t batch_size = 500);
+
+/// The factor k for which teacher accuracy - k * (summed drops) best fits (least squares) the
+/// measured accuracy of `count` random compositions on `data` (a split other than the test set).
+/// 1 when nothing can be fitted.
+double calibrate_drop_scale(const Model& teacher, const std::vector<BlockFamily>& fams,
+                            const std::vector<std::vector<double>>& drops, double teacher_accuracy,
+                            const Split& data, int count, uint64_t seed);
 
 /// One composition checked against the additive estimate.
 struct EstimateCheck {
