@@ -203,7 +203,7 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
         double acc = models[m].accuracy - s.c;
         if (acc < min_acc - kEps) continue;
         double cost = with_cost ? (objective == Objective::Sum ? -models[m].weight * acc : -acc) : 0.0;
-        items[m].push_back({s.b, models[m].rate_hz * s.a / 1000.0, cost, static_cast<int>(k)});
+        items[m].push_back({s.b, budget.processor_share ? models[m].rate_hz * s.a / 1000.0 : 0.0, cost, static_cast<int>(k)});
       }
       // Latency matters across models only through the processor share.
       std::vector<State> proj;
@@ -266,7 +266,7 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
     for (size_t k = 0; k < fr[m].last().size(); ++k) {
       const State& s = fr[m].last()[k];
       double cost = relative_excess(s.a, models[m].deadline_ms) + 1e-6 * models[m].weight * s.c;
-      items[m].push_back({s.b, models[m].rate_hz * s.a / 1000.0, cost, static_cast<int>(k)});
+      items[m].push_back({s.b, budget.processor_share ? models[m].rate_hz * s.a / 1000.0 : 0.0, cost, static_cast<int>(k)});
     }
   // The memory and share excesses depend on the totals: try every Pareto end state.
   std::vector<std::vector<State>> stages{{{0.0, 0.0, 0.0, -1, -1}}};
