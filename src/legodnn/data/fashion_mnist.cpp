@@ -444,4 +444,16 @@ at::Tensor BatchLoader::augment(const at::Tensor& batch) {
   return out;
 }
 
+BatchOptions training_batches(int64_t batch_size, uint64_t seed, int64_t crop_padding, bool flip,
+                              int64_t split_size) {
+  BatchOptions bo;
+  bo.batch_size = batch_size;
+  bo.shuffle = true;
+  bo.seed = seed;
+  bo.crop_padding = crop_padding;
+  bo.flip = flip;
+  bo.drop_last = split_size > batch_size;
+  return bo;
+}
+
 }  // namespace legodnn

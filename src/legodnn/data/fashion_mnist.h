@@ -105,6 +105,11 @@ struct BatchOptions {
   float crop_fill = normalize_fashion_mnist_pixel(0);
 };
 
+/// Options for training passes: shuffled, augmented by crop and flip, full batches only (unless
+/// the split is smaller than one batch).
+BatchOptions training_batches(int64_t batch_size, uint64_t seed, int64_t crop_padding, bool flip,
+                              int64_t split_size);
+
 /// Iterates a split in batches; each start_epoch(e) gives a deterministic order and augmentation
 /// from (seed, e), provided the batches of the epoch are taken in sequence.
 class BatchLoader {

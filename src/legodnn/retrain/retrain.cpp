@@ -179,14 +179,7 @@ RetrainResult retrain_descendants(const Model& teacher, std::vector<BlockFamily>
 
   Executor tex(teacher.graph, teacher.weights);
   auto taps = block_taps(fams);
-  BatchOptions bo;
-  bo.batch_size = o.batch_size;
-  bo.shuffle = true;
-  bo.seed = o.seed;
-  bo.crop_padding = o.crop_padding;
-  bo.flip = o.flip;
-  bo.drop_last = train.size() > o.batch_size;
-  BatchLoader loader(train, bo);
+  BatchLoader loader(train, training_batches(o.batch_size, o.seed, o.crop_padding, o.flip, train.size()));
   const int64_t nb = loader.batches_per_epoch();
   const auto t0 = Clock::now();
   int64_t done = 0;

@@ -98,14 +98,7 @@ TrainResult train_model(Model& m, const Split& train, const Split& val, const Tr
   }
 
   Executor ex(m.graph, m.weights);
-  BatchOptions bo;
-  bo.batch_size = o.batch_size;
-  bo.shuffle = true;
-  bo.seed = o.seed;
-  bo.crop_padding = o.crop_padding;
-  bo.flip = o.flip;
-  bo.drop_last = train.size() > o.batch_size;
-  BatchLoader loader(train, bo);
+  BatchLoader loader(train, training_batches(o.batch_size, o.seed, o.crop_padding, o.flip, train.size()));
   const int64_t nb = loader.batches_per_epoch();
   const auto t0 = Clock::now();
   int64_t images_done = 0;
