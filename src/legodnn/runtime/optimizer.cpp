@@ -55,27 +55,52 @@ struct Frontier {
   }
 };
 
-// All Pareto-optimal (latency, bytes, drop) compositions of one model; with `deadline` finite,
-// compositions slower than it are dropped on the way (latencies only grow).
-Frontier model_frontier(const ModelChoiceSpec& m, double deadline, int64_t& states) {
+// All Pareto-optimal (latency, bytes, drop) compositions of one model that can still meet
+// `deadline` and `memory_cap`: a partial selection is dropped as soon as even the fastest
+// (smallest) options for the remaining blocks cannot bring it within them, which keeps the search
+// exact and much smaller.
+Frontier model_frontier(const ModelChoiceSpec& m, double deadline, double memory_cap, int64_t& states) {
+  const size_t nb = m.blocks.size();
+  std::vector<double> rest_ms(nb + 1, 0.0), rest_bytes(nb + 1, 0.0);
+  for (size_t k = nb; k-- > 0;) {
+    double ms = kInf, by = kInf;
+    for (const auto& o : m.blocks[k]) {
+      ms = std::min(ms, o.latency_ms);
+      by = std::min(by, o.bytes);
+    }
+    rest_ms[k] = rest_ms[k + 1] + ms;
+    rest_bytes[k] = rest_bytes[k + 1] + by;
+  }
   Frontier f;
   f.stages.push_back({{m.frame_ms, m.frame_bytes, 0.0, -1, -1}});
-  for (const auto& opts : m.blocks) {
+  for (size_t k = 0; k < nb; ++k) {
+    const auto& opts = m.blocks[k];
     const auto& prev = f.stages.back();
     std::vector<State> next;
     next.reserve(prev.size() * opts.size());
     for (size_t p = 0; p < prev.size(); ++p)
       for (size_t o = 0; o < opts.size(); ++o) {
-        double lat = prev[p].a + opts[o].latency_ms;
-        if (lat > deadline * (1 + kEps)) continue;
-        next.push_back({lat, prev[p].b + opts[o].bytes, prev[p].c + opts[o].drop, static_cast<int>(p),
-                        static_cast<int>(o)});
+        double lat = prev[p].a + opts[o].latency_ms, by = prev[p].b + opts[o].bytes;
+        if (lat + rest_ms[k + 1] > deadline * (1 + kEps)) continue;
+        if (by + rest_bytes[k + 1] > memory_cap * (1 + kEps)) continue;
+        next.push_back({lat, by, prev[p].c + opts[o].drop, static_cast<int>(p), static_cast<int>(o)});
       }
     pareto(next);
     states += static_cast<int64_t>(next.size());
     f.stages.push_back(std::move(next));
   }
   return f;
+}
+
+// The least memory a model can take (frame plus the smallest option of every block).
+double min_bytes(const ModelChoiceSpec& m) {
+  double b = m.frame_bytes;
+  for (const auto& opts : m.blocks) {
+    double lo = kInf;
+    for (const auto& o : opts) lo = std::min(lo, o.bytes);
+    b += lo;
+  }
+  return b;
 }
 
 // One candidate per frontier point of a model, as the cross-model search sees it.
@@ -191,8 +216,12 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
   // Feasible search: per-model frontiers within the deadlines, then one point per model.
   std::vector<Frontier> fr;
   bool each_fits = true;
+  // Memory left for one model when every other model takes its least.
+  double all_min = 0;
+  for (const auto& m : models) all_min += min_bytes(m);
   for (const auto& m : models) {
-    fr.push_back(model_frontier(m, m.deadline_ms, states));
+    double cap = budget.memory_bytes - (all_min - min_bytes(m));
+    fr.push_back(model_frontier(m, m.deadline_ms, cap, states));
     each_fits = each_fits && !fr.back().last().empty();
   }
   auto items_for = [&](double min_acc, bool with_cost) {
@@ -260,7 +289,7 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
 
   // Infeasible: minimize the summed relative excess over all compositions, then the accuracy loss.
   fr.clear();
-  for (const auto& m : models) fr.push_back(model_frontier(m, kInf, states));
+  for (const auto& m : models) fr.push_back(model_frontier(m, kInf, kInf, states));
   std::vector<std::vector<Item>> items(M);
   for (size_t m = 0; m < M; ++m)
     for (size_t k = 0; k < fr[m].last().size(); ++k) {
