@@ -10,6 +10,7 @@
 #include "legodnn/profile/profile.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/retrain/retrain.h"
+#include "legodnn/runtime/from_repository.h"
 #include "legodnn/train/trainer.h"
 #include "test_util.h"
 
@@ -112,6 +113,16 @@ TEST(Pipeline, StoppedBuildResumesAndCompletes) {
   at::InferenceMode guard;
   auto y = Executor(repo.compose({1, 1}).graph, repo.compose({1, 1}).weights).forward(at::randn({1, 1, 32, 32}));
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{1, 10}));
+  // The optimizer's view of the repository: unbounded budgets lose no accuracy (originals, or
+  // descendants whose measured drop is zero), a deadline below every composition is infeasible.
+  ModelChoiceSpec spec = choice_spec(m, dir);
+  ASSERT_EQ(spec.blocks.size(), 2u);
+  EXPECT_NEAR(spec.accuracy, m.profile["teacher_test_accuracy"].get<double>(), 1e-12);
+  auto unbounded = optimize({spec}, {});
+  EXPECT_TRUE(unbounded.feasible);
+  EXPECT_NEAR(unbounded.accuracy[0], spec.accuracy, 1e-12);
+  spec.deadline_ms = 1e-6;
+  EXPECT_FALSE(optimize({spec}, {}).feasible);
   // A third run finds everything done.
   auto third = build_repository(t, tiny_data(), dir, o);
   EXPECT_EQ(third.ran.size(), 0u);

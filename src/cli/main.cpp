@@ -1,4 +1,5 @@
 // legodnn: the command-line program. Thin: parses options, calls the library, prints results.
+#include <chrono>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -13,6 +14,7 @@
 #include "legodnn/models/zoo.h"
 #include "legodnn/pipeline/build.h"
 #include "legodnn/repository/repository.h"
+#include "legodnn/runtime/from_repository.h"
 #include "legodnn/train/trainer.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
@@ -256,6 +258,19 @@ int main(int argc, char** argv) {
   inspect->add_flag("--json", inspect_json, "print the manifest as JSON");
   inspect->add_option("--csv", inspect_csv, "also write PREFIX_blocks.csv and PREFIX_profiles.csv");
 
+  // ---- select ----
+  auto* select = app.add_subcommand("select", "choose every block's descendant within budgets (scaling optimizer)");
+  std::vector<std::string> select_repos;
+  std::string select_deadlines, select_objective = "sum";
+  double select_memory_mb = -1;
+  bool select_json = false;
+  select->add_option("--repo", select_repos, "profiled block repository (repeat for several models)")->required();
+  select->add_option("--deadline-ms", select_deadlines, "latency deadline per model, comma-separated (one value: all)");
+  select->add_option("--memory-mb", select_memory_mb, "memory budget shared by all models (MB of tensors)");
+  select->add_option("--objective", select_objective, "sum (of accuracies) or maxmin")
+      ->check(CLI::IsMember({"sum", "maxmin"}));
+  select->add_flag("--json", select_json, "print one JSON document");
+
   // ---- blocks ----
   auto* blocks_cmd = app.add_subcommand("blocks", "detect blocks and list their descendants");
   std::string blocks_model, blocks_ckpt, blocks_pairs;
@@ -394,6 +409,50 @@ int main(int argc, char** argv) {
     } else if (*inspect) {
       Repository repo = Repository::open(inspect_dir);
       print_inspect(repo, inspect_json, inspect_csv);
+    } else if (*select) {
+      std::vector<ModelChoiceSpec> specs;
+      std::vector<Repository> repos;
+      for (const auto& dir : select_repos) {
+        repos.push_back(Repository::open(dir));
+        specs.push_back(choice_spec(repos.back().manifest(), dir + "/manifest.json"));
+      }
+      if (!select_deadlines.empty()) {
+        auto d = parse_sparsities(select_deadlines, "--deadline-ms");
+        if (d.size() == 1) d.assign(specs.size(), d[0]);
+        if (d.size() != specs.size())
+          throw OptionError("--deadline-ms: " + std::to_string(d.size()) + " deadlines for " +
+                            std::to_string(specs.size()) + " models");
+        for (size_t m = 0; m < specs.size(); ++m) specs[m].deadline_ms = d[m];
+      }
+      SharedBudget budget;
+      if (select_memory_mb >= 0) budget.memory_bytes = select_memory_mb * 1e6;
+      auto t0 = std::chrono::steady_clock::now();
+      auto dec = optimize(specs, budget, select_objective == "sum" ? Objective::Sum : Objective::MaxMin);
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      json doc = {{"feasible", dec.feasible}, {"objective", dec.objective}, {"solve_us", us},
+                  {"memory_mb", dec.memory_bytes / 1e6}, {"memory_excess_mb", dec.memory_excess_bytes / 1e6},
+                  {"models", json::array()}};
+      for (size_t m = 0; m < specs.size(); ++m) {
+        std::vector<double> sp;
+        for (size_t i = 0; i < dec.choice[m].size(); ++i)
+          sp.push_back(repos[m].manifest().blocks[i].descendants[dec.choice[m][i]].sparsity);
+        doc["models"].push_back({{"repo", select_repos[m]}, {"model", specs[m].name}, {"sparsities", sp},
+                                 {"accuracy", dec.accuracy[m]}, {"latency_ms", dec.latency_ms[m]},
+                                 {"deadline_excess_ms", dec.deadline_excess_ms[m]}});
+      }
+      if (select_json) {
+        std::printf("%s\n", doc.dump(1).c_str());
+      } else {
+        std::printf("%s; solved in %.0f us; memory %.3f MB%s\n",
+                    dec.feasible ? "feasible" : "INFEASIBLE: least-violating selection", us, dec.memory_bytes / 1e6,
+                    dec.memory_excess_bytes > 0 ? fmt::format(" (over budget by {:.3f} MB)", dec.memory_excess_bytes / 1e6).c_str() : "");
+        for (const auto& jm : doc["models"])
+          std::printf("  %-12s sparsities %s  est. accuracy %.2f%%  est. latency %.3f ms%s\n",
+                      jm["model"].get<std::string>().c_str(), jm["sparsities"].dump().c_str(),
+                      100 * jm["accuracy"].get<double>(), jm["latency_ms"].get<double>(),
+                      jm["deadline_excess_ms"].get<double>() > 0
+                          ? fmt::format(" (over deadline by {:.3f} ms)", jm["deadline_excess_ms"].get<double>()).c_str() : "");
+      }
     } else if (*blocks_cmd) {
       Model m = model_for(blocks_ckpt, blocks_model, blocks_zoo, 0);
       auto specs = blocks_pairs.empty() ? detect_blocks(m.graph, detect)
