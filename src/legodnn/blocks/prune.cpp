@@ -171,25 +171,36 @@ Model compose(const Model& teacher, const std::vector<BlockFamily>& families, co
   if (choice.size() != families.size())
     throw OptionError("a composition needs one choice per block: got " + std::to_string(choice.size()) +
                       " for " + std::to_string(families.size()) + " blocks");
-  std::unordered_map<std::string, const Model*> owner;  // block node -> chosen descendant
+  std::vector<std::vector<std::string>> nodes;
+  std::vector<const Model*> chosen;
   for (size_t i = 0; i < families.size(); ++i) {
     if (choice[i] < 0 || choice[i] >= static_cast<int>(families[i].descendants.size()))
       throw OptionError("block " + std::to_string(i) + ": choice " + std::to_string(choice[i]) +
                         " is out of range 0.." + std::to_string(families[i].descendants.size() - 1));
-    for (const auto& name : families[i].spec.nodes) owner[name] = &families[i].descendants[choice[i]];
+    nodes.push_back(families[i].spec.nodes);
+    chosen.push_back(&families[i].descendants[choice[i]]);
   }
+  return assemble(teacher.graph, teacher.weights, nodes, chosen);
+}
+
+Model assemble(const Graph& teacher, const Weights& outside,
+               const std::vector<std::vector<std::string>>& block_nodes,
+               const std::vector<const Model*>& chosen) {
+  std::unordered_map<std::string, const Model*> owner;  // block node -> chosen descendant
+  for (size_t i = 0; i < block_nodes.size(); ++i)
+    for (const auto& name : block_nodes[i]) owner[name] = chosen.at(i);
   Model out;
-  for (const auto& n : teacher.graph.nodes()) {
+  for (const auto& n : teacher.nodes()) {
     auto it = owner.find(n.name);
-    const Model& src = it == owner.end() ? teacher : *it->second;
-    const Node& node = it == owner.end() ? n : src.graph.node(n.name);
+    const Node& node = it == owner.end() ? n : it->second->graph.node(n.name);
+    const Weights& src = it == owner.end() ? outside : it->second->weights;
     for (const auto& p : param_specs(node)) {
       auto key = param_key(node.name, p.name);
-      out.weights.emplace(key, src.weights.at(key));
+      out.weights.emplace(key, src.at(key));
     }
     out.graph.add(node);
   }
-  out.graph.set_output(teacher.graph.output());
+  out.graph.set_output(teacher.output());
   out.graph.validate();
   return out;
 }

@@ -43,6 +43,12 @@ Weights block_weights(const Graph& block, const Weights& model_weights);
 std::vector<BlockFamily> make_descendants(const Model& m, const std::vector<BlockSpec>& blocks,
                                           const std::vector<double>& sparsities);
 
+/// The teacher graph with the nodes of block i (`block_nodes[i]`) taken from `chosen[i]` (graph and
+/// weights) and every other node's tensors from `outside`: a model the executor runs.
+Model assemble(const Graph& teacher, const Weights& outside,
+               const std::vector<std::vector<std::string>>& block_nodes,
+               const std::vector<const Model*>& chosen);
+
 /// The frame of `teacher` plus, for each block, the chosen descendant: a model the executor runs.
 /// `choice[i]` indexes families[i].descendants.
 Model compose(const Model& teacher, const std::vector<BlockFamily>& families,

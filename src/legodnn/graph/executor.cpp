@@ -32,7 +32,6 @@ Executor::Executor(const Graph& g, const Weights& w) {
     const Node& n = nodes[k];
     Step& s = steps_[k];
     s.op = n.op;
-    s.name = n.name;
     names_.push_back(n.name);
     for (const auto& in : n.inputs) s.in.push_back(g.index(in));
     auto tensor = [&](const char* p) { return w.at(param_key(n.name, p)); };

@@ -33,7 +33,6 @@ class Executor {
  private:
   struct Step {
     Op op;
-    std::string name;
     std::vector<int> in;
     at::Tensor w, b, mean, var;
     std::vector<int64_t> a, b2, c, d;  // op-specific integer lists (kernel, stride, padding, ...)

@@ -493,28 +493,17 @@ Model Repository::compose(const std::vector<int>& choice) const {
     if (choice[i] < 0 || choice[i] >= static_cast<int>(m.blocks[i].descendants.size()))
       throw OptionError("block " + std::to_string(i) + ": choice " + std::to_string(choice[i]) +
                         " is out of range 0.." + std::to_string(m.blocks[i].descendants.size() - 1));
-  Model frame{Graph{}, load_frame()};
-  std::vector<Model> chosen;
-  chosen.reserve(choice.size());
-  std::unordered_map<std::string, const Model*> owner;  // block node -> chosen descendant
+  Weights frame = load_frame();
+  std::vector<Model> loaded;
+  loaded.reserve(choice.size());
+  std::vector<std::vector<std::string>> nodes;
+  std::vector<const Model*> chosen;
   for (size_t i = 0; i < choice.size(); ++i) {
-    chosen.push_back(load_descendant(static_cast<int>(i), choice[i]));
-    for (const auto& name : m.blocks[i].nodes) owner[name] = &chosen.back();
+    loaded.push_back(load_descendant(static_cast<int>(i), choice[i]));
+    nodes.push_back(m.blocks[i].nodes);
+    chosen.push_back(&loaded.back());
   }
-  Model out;
-  for (const auto& n : m.teacher.nodes()) {
-    auto it = owner.find(n.name);
-    const Node& node = it == owner.end() ? n : it->second->graph.node(n.name);
-    const Weights& src = it == owner.end() ? frame.weights : it->second->weights;
-    for (const auto& p : param_specs(node)) {
-      auto key = param_key(node.name, p.name);
-      out.weights.emplace(key, src.at(key));
-    }
-    out.graph.add(node);
-  }
-  out.graph.set_output(m.teacher.output());
-  out.graph.validate();
-  return out;
+  return assemble(m.teacher, frame, nodes, chosen);
 }
 
 }  // namespace legodnn

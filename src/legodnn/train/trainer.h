@@ -48,7 +48,7 @@ struct TrainResult {
 };
 
 /// Trains `m` in place on `train`; evaluates on `val` (may be empty) after each epoch. Progress
-/// goes to the log. `meta` is stored with each checkpoint.
+/// goes to the log; with checkpoint_dir set, the model and optimizer state are saved after every epoch.
 TrainResult train_model(Model& m, const Split& train, const Split& val, const TrainOptions& o);
 
 }  // namespace legodnn
