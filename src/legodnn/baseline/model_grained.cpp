@@ -218,9 +218,7 @@ json settings_json(const ModelGrainedOptions& o, int64_t train_images, int64_t e
                                {"batch_size", o.batch_size},
                                {"crop_padding", kCropPadding},
                                {"flip", kFlip},
-                               {"seed", o.seed},
-                               {"budget", "per descendant model the block-retraining budget: same epochs "
-                                          "over the same seeded training subset"}}},
+                               {"seed", o.seed}}},
               {"evaluation", {{"split", "test"}, {"images", eval_images}}}};
 }
 
@@ -358,7 +356,9 @@ ModelGrainedBuildResult build_model_grained(const Model& teacher, const FashionM
   man.teacher_fingerprint = fingerprint(teacher);
   man.eval_images = test.size();
   man.settings = settings_json(o, train_images, test.size());
-  man.info = {{"cores", std::thread::hardware_concurrency()},
+  man.info = {{"budget", "per descendant model, block retraining's: the same epochs over the same seeded "
+                         "training subset, end to end"},
+              {"cores", std::thread::hardware_concurrency()},
               {"torch_threads", at::get_num_threads()},
               {"latency", {{"batch", o.latency.batch}, {"warmup", o.latency.warmup}, {"repeats", o.latency.repeats}}}};
 
