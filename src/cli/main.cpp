@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "legodnn/baseline/model_grained.h"
 #include "legodnn/blocks/prune.h"
 #include "legodnn/data/fashion_mnist.h"
 #include "legodnn/graph/serialize.h"
@@ -250,6 +251,31 @@ int main(int argc, char** argv) {
   build->add_option("--seed", bopt.seed, "seed");
   add_common(build, common);
 
+  // ---- baseline ----
+  auto* baseline = app.add_subcommand(
+      "baseline", "build the model-grained baseline: whole uniformly pruned models, fine-tuned end to end");
+  std::string base_teacher, base_model, base_out, base_pairs;
+  ModelGrainedOptions gopt;
+  baseline->add_option("--teacher", base_teacher, "trained model folder")->required();
+  baseline->add_option("--model", base_model, "model name (checked against the teacher)");
+  baseline->add_option("--out", base_out, "output folder (baseline.json + one model folder per variant)")->required();
+  auto* gmc = baseline->add_option("--max-convs", gopt.detect.max_convs, "at most K convs per block");
+  baseline->add_option("--max-ratio", gopt.detect.max_ratio, "max convs = max(floor(R * total convs), 2)")->excludes(gmc);
+  baseline->add_option("--blocks", base_pairs, "explicit blocks first:last,...");
+  baseline->add_option("--sparsities", gopt.sparsities, "uniform sparsities of the variants (first must be 0)")
+      ->delimiter(',');
+  baseline->add_option("--epochs", gopt.epochs, "fine-tuning epochs per variant (default: block retraining's)");
+  baseline->add_option("--train-images", gopt.train_images,
+                       "fine-tuning images, seeded subset (default: block retraining's; 0 = all 55,000)");
+  baseline->add_option("--val-images", gopt.val_images, "validation images logged after each epoch (0 = none)");
+  baseline->add_option("--eval-images", gopt.eval_images, "test images for the accuracies (0 = all 10,000)");
+  baseline->add_option("--batch-size", gopt.batch_size, "fine-tuning batch size");
+  baseline->add_option("--lr", gopt.lr, "fine-tuning learning rate (SGD, cosine to 0)");
+  baseline->add_option("--repeats", gopt.latency.repeats, "latency repeats (median)");
+  baseline->add_option("--stop-after-epoch", gopt.stop_after_epoch, "stop fine-tuning after this epoch");
+  baseline->add_option("--seed", gopt.seed, "seed");
+  add_common(baseline, common);
+
   // ---- inspect ----
   auto* inspect = app.add_subcommand("inspect", "print a block repository's block and profile tables");
   std::string inspect_dir, inspect_csv;
@@ -406,6 +432,34 @@ int main(int argc, char** argv) {
       for (const auto& s : r.ran) std::printf("stage %s: done\n", s.c_str());
       std::printf("%s: %s\n", build_out.c_str(), r.complete ? "complete" : "incomplete (rerun to continue)");
       if (!r.complete) return 3;
+    } else if (*baseline) {
+      apply_threads(common);
+      json meta;
+      Model m = load_model(base_teacher, &meta);
+      std::string name = meta.value("model", base_model);
+      if (!base_model.empty() && name != base_model)
+        throw OptionError(base_teacher + ": holds model '" + name + "', not '" + base_model + "'");
+      gopt.model_name = name;
+      if (!base_pairs.empty()) gopt.explicit_blocks = parse_block_pairs(base_pairs);
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      auto data = load_fashion_mnist(fo);
+      auto r = build_model_grained(m, data, base_out, gopt);
+      for (double s : r.skipped) std::printf("variant sparsity %g: already complete, skipped\n", s);
+      for (double s : r.ran) std::printf("variant sparsity %g: done\n", s);
+      if (!r.complete) {
+        std::printf("%s: incomplete (rerun to continue)\n", base_out.c_str());
+        return 3;
+      }
+      ModelGrainedSet set = ModelGrainedSet::open(base_out);
+      const auto& man = set.manifest();
+      std::printf("%s: complete; %s, teacher test accuracy %.2f%% on %lld images\n", base_out.c_str(), man.model.c_str(),
+                  100 * man.teacher_accuracy, (long long)man.eval_images);
+      std::printf("sparsity  accuracy%%  pruned%%   drop%%  latency_ms     bytes      params        MACs  train_s\n");
+      for (const auto& v : man.variants)
+        std::printf("%8.2f  %9.2f  %7.2f  %6.2f  %10.4f  %8lld  %10lld  %10lld  %7.0f\n", v.sparsity, 100 * v.accuracy,
+                    100 * v.pruned_accuracy, 100 * (man.teacher_accuracy - v.accuracy), v.latency_ms,
+                    (long long)v.bytes, (long long)v.params, (long long)v.macs, v.train_seconds);
     } else if (*inspect) {
       Repository repo = Repository::open(inspect_dir);
       print_inspect(repo, inspect_json, inspect_csv);
