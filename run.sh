@@ -20,6 +20,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   dataset-fashion-mnist
   python3-torch
+  gnuplot-nox
 )
 
 log() { printf '[run.sh] %s\n' "$*" >&2; }
