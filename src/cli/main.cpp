@@ -174,7 +174,7 @@ void print_stats(const std::string& name, const Graph& g) {
 
 // Runs a scenario with one or both systems; writes CSVs, summary.json and plots to `out`.
 void run_scenarios(const Scenario& sc, const Split& test, const std::string& which, const std::string& out,
-                   uint64_t seed) {
+                   uint64_t seed, double margin) {
   std::vector<SystemKind> systems;
   if (which != "baseline") systems.push_back(SystemKind::LegoDnn);
   if (which != "legodnn") systems.push_back(SystemKind::ModelGrained);
@@ -184,6 +184,7 @@ void run_scenarios(const Scenario& sc, const Split& test, const std::string& whi
     RunOptions o;
     o.system = k;
     o.seed = seed;
+    o.deadline_margin = margin;
     o.csv = out + "/" + system_name(k) + ".csv";
     std::printf("Running scenario '%s' (%.0f s) with %s...\n", sc.name.c_str(), sc.duration_s, system_name(k));
     std::fflush(stdout);
@@ -358,6 +359,8 @@ int main(int argc, char** argv) {
   run->add_option("--system", run_system, "legodnn, baseline or both")->check(CLI::IsMember({"legodnn", "baseline", "both"}));
   run->add_option("--out", run_out, "output folder for the CSV, summary and plots (default out/run/<scenario name>)");
   run->add_option("--seed", run_seed, "where each model starts in the test set");
+  double run_margin = RunOptions{}.deadline_margin;
+  run->add_option("--deadline-margin", run_margin, "plan for deadline * (1 - margin) (default 0.15)");
   add_common(run, common);
 
   // ---- demo ----
@@ -599,7 +602,7 @@ int main(int argc, char** argv) {
       fo.root = common.data;
       Split test = load_fashion_mnist_test(fo);
       if (run_out.empty()) run_out = "out/run/" + sc.name;
-      run_scenarios(sc, test, run_system, run_out, run_seed);
+      run_scenarios(sc, test, run_system, run_out, run_seed, run_margin);
     } else if (*demo) {
       // One torch thread per model: the scenario runs several models on the device's cores.
       demo_opt.threads = demo->count("--threads") ? common.threads : 1;

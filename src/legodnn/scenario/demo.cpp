@@ -18,6 +18,7 @@
 #include "legodnn/scenario/report.h"
 #include "legodnn/scenario/runner.h"
 #include "legodnn/train/trainer.h"
+#include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn {
@@ -30,7 +31,8 @@ const char* const kTeachers[] = {"resnet20", "vgg11_bn", "mobilenetv2"};
 
 // Quick settings: the whole demo (three repositories and baselines) in minutes on 2 cores. The
 // block descendants and the whole-model variants get the same training budget.
-const std::vector<double> kSparsities = {0.0, 0.2, 0.4, 0.6, 0.8};
+// 0.8 is left out: with this little retraining its descendants lose too much accuracy to be chosen.
+const std::vector<double> kSparsities = {0.0, 0.2, 0.4, 0.6};
 constexpr int kEpochs = 1;
 constexpr int64_t kTrainImages = 3000;
 
@@ -67,8 +69,10 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 // The default scenario, from the repositories' own profiles so that it fits the machine: every
-// model at 30 requests per second; the memory budget and one deadline squeezed and relaxed; a
-// background thread of CPU load; a model leaving and coming back.
+// model at 30 requests per second with a deadline of 2.5x its profiled latency (serving next to
+// other models is slower than profiling alone; the calibration measures by how much); then the
+// memory budget squeezed (never below what the smallest blocks need) and relaxed, resnet20's deadline cut to 1.2x, a background thread of CPU
+// load, and a model leaving and coming back.
 json default_scenario(const std::vector<ModelChoiceSpec>& specs, const std::string& out, double duration) {
   double full_bytes = 0;
   for (const auto& s : specs) {
@@ -80,22 +84,29 @@ json default_scenario(const std::vector<ModelChoiceSpec>& specs, const std::stri
     for (const auto& b : s.blocks) t += b[0].latency_ms;
     return t;
   };
-  auto mb = [&](double f) { return std::round(full_bytes * f / 1e3) / 1e3; };
+  // Memory budgets between the least the three models can take (every block at its highest
+  // sparsity) and all of them unpruned, so that every budget of the scenario can be met.
+  double least_bytes = 0;
+  for (const auto& s : specs) {
+    least_bytes += s.frame_bytes;
+    for (const auto& b : s.blocks) least_bytes += b.back().bytes;
+  }
+  auto mb = [&](double f) { return std::round((least_bytes + f * (full_bytes - least_bytes)) / 1e3) / 1e3; };
   auto ms = [&](size_t m, double f) { return std::round(full_ms(specs[m]) * f * 1e3) / 1e3; };
   json models = json::array();
   for (size_t m = 0; m < specs.size(); ++m)
     models.push_back({{"name", kTeachers[m]},
                       {"repo", fs::relative(fs::path(out) / "repos" / kTeachers[m], out).string()},
                       {"baseline", fs::relative(fs::path(out) / "baselines" / kTeachers[m], out).string()},
-                      {"deadline_ms", ms(m, 1.5)},
+                      {"deadline_ms", ms(m, 2.5)},
                       {"rate_hz", 30}});
   const double d = duration;
   json events = {
-      {{"at_s", 0.15 * d}, {"type", "memory"}, {"memory_mb", mb(0.6)}},
-      {{"at_s", 0.3 * d}, {"type", "deadline"}, {"model", kTeachers[0]}, {"deadline_ms", ms(0, 0.7)}},
+      {{"at_s", 0.15 * d}, {"type", "memory"}, {"memory_mb", mb(0.5)}},
+      {{"at_s", 0.3 * d}, {"type", "deadline"}, {"model", kTeachers[0]}, {"deadline_ms", ms(0, 1.2)}},
       {{"at_s", 0.45 * d}, {"type", "cpu_load"}, {"threads", 1}},
       {{"at_s", 0.6 * d}, {"type", "leave"}, {"model", kTeachers[2]}},
-      {{"at_s", 0.7 * d}, {"type", "memory"}, {"memory_mb", mb(0.4)}},
+      {{"at_s", 0.7 * d}, {"type", "memory"}, {"memory_mb", mb(0.1)}},
       {{"at_s", 0.8 * d}, {"type", "arrive"}, {"model", kTeachers[2]}},
       {{"at_s", 0.85 * d}, {"type", "cpu_load"}, {"threads", 0}},
       {{"at_s", 0.9 * d}, {"type", "memory"}, {"memory_mb", mb(0.8)}}};
@@ -122,7 +133,7 @@ void run_demo(const DemoOptions& o) {
     std::fflush(stdout);
   }
 
-  std::printf("\n== 2. Block repositories and model-grained baselines (quick settings: sparsities 0..0.8, "
+  std::printf("\n== 2. Block repositories and model-grained baselines (quick settings: sparsities 0..0.6, "
               "%d epoch on %lld images per descendant; built once, then reused)\n",
               kEpochs, (long long)kTrainImages);
   std::fflush(stdout);
@@ -132,7 +143,18 @@ void run_demo(const DemoOptions& o) {
     const std::string name = kTeachers[i];
     const std::string repo = o.out + "/repos/" + name, base = o.out + "/baselines/" + name;
     auto need = [&](const std::string& dir, const char* file) { return !path_exists(dir + "/" + file); };
-    bool repo_done = !need(repo, "manifest.json") && Repository::open(repo).manifest().stages.contains("profile");
+    bool repo_done = false;
+    if (!need(repo, "manifest.json")) {
+      const Repository opened = Repository::open(repo);
+      const Manifest& man = opened.manifest();
+      for (const auto& b : man.blocks) {
+        std::vector<double> sp;
+        for (const auto& d : b.descendants) sp.push_back(d.sparsity);
+        if (sp != kSparsities)
+          throw OptionError(repo + " was built with other sparsities than the demo's; remove it or give --out");
+      }
+      repo_done = man.stages.contains("profile");
+    }
     if (!repo_done || need(base, "baseline.json") ||
         ModelGrainedSet::open(base).variants() != static_cast<int>(kSparsities.size())) {
       if (!data) data = std::make_unique<FashionMnist>(load_fashion_mnist(fo));

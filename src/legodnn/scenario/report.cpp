@@ -82,7 +82,7 @@ std::vector<std::string> plot_runs(const std::vector<std::pair<std::string, std:
   namespace fs = std::filesystem;
   std::ostringstream gp;
   gp << "# Made by legodnn run; render with: gnuplot plots.gp\n"
-     << "set datafile separator ','\nset terminal png size 1100,420\nset key outside right\nset grid\n"
+     << "set datafile separator ','\nset terminal png size 1100,420 noenhanced\nset key outside right\nset grid\n"
      << "set xlabel 'time (s)'\n";
   // Rows of one kind and model, from one CSV (gnuplot reads a shell pipe).
   auto rows = [&](const std::string& csv, const std::string& model) {

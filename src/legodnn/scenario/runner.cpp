@@ -173,6 +173,8 @@ const char* system_name(SystemKind k) { return k == SystemKind::LegoDnn ? "legod
 
 RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions& o) {
   if (test.size() == 0) throw OptionError("run_scenario: no test images");
+  if (!(o.deadline_margin >= 0 && o.deadline_margin < 1))
+    throw OptionError("run_scenario: deadline margin must be in [0, 1), got " + std::to_string(o.deadline_margin));
   std::vector<int64_t> labels(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
   // Open every model's system first: a bad repository fails before anything runs.
   std::vector<std::unique_ptr<Slot>> slots;
@@ -186,7 +188,8 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
       s->sys = model_grained_system(m.baseline);
     }
     s->sys.spec.name = m.name;
-    s->estimator = LatencyEstimator(s->sys.spec);
+    // Single forwards are noisy: smooth over about twenty of them.
+    s->estimator = LatencyEstimator(s->sys.spec, 0.05);
     s->deadline_ms = m.deadline_ms;
     s->active = m.active;
     s->summary.name = m.name;
@@ -231,7 +234,7 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
     for (Slot* s : act) {
       std::lock_guard<std::mutex> lock(s->mu);
       ModelChoiceSpec spec = s->estimator.calibrated();
-      spec.deadline_ms = s->deadline_ms;
+      spec.deadline_ms = s->deadline_ms * (1 - o.deadline_margin);
       spec.weight = s->cfg.weight;
       spec.rate_hz = s->cfg.rate_hz;
       specs.push_back(spec);
@@ -278,9 +281,9 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
         s.summary.bytes_moved += reports[i].bytes_from_disk + reports[i].bytes_from_cache;
         s.summary.switch_ms += reports[i].total_ms;
         s.configs.insert(choice);
+        s.est_accuracy = d.accuracy[i];
+        s.est_latency_ms = d.latency_ms[i];
       }
-      s.est_accuracy = d.accuracy[i];
-      s.est_latency_ms = d.latency_ms[i];
     }
     // The cache of each model gets an equal share of what the active blocks leave of the budget.
     double used = 0;

@@ -48,7 +48,10 @@ const char* system_name(SystemKind k);
 struct RunOptions {
   SystemKind system = SystemKind::LegoDnn;
   std::string csv;             ///< the per-step records (written atomically at the end); empty = none
-  double recalibrate = 0.15;   ///< re-solve when a model's latency ratio moved by this since the last solve
+  double recalibrate = 0.2;    ///< re-solve when a model's latency ratio moved by this since the last solve
+  /// The optimizer plans for deadline * (1 - margin): the calibrated table estimates the mean
+  /// latency, and a selection planned right at the deadline would miss it half the time.
+  double deadline_margin = 0.15;
   uint64_t seed = 0;           ///< where each model starts in the test set
   bool progress = true;        ///< a line per event on stderr
 };
