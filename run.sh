@@ -22,6 +22,7 @@ PACKAGES=(
   python3-pulp coinor-cbc
   dataset-fashion-mnist
   python3-torch
+  gnuplot-nox
 )
 
 log() { printf '[run.sh] %s\n' "$*" >&2; }
@@ -64,7 +65,13 @@ case "$cmd" in
   bench)
     build
     "$BUILD_DIR/bench_executor" "$@"
-    "$BUILD_DIR/bench_optimizer" ;;
+    "$BUILD_DIR/bench_optimizer"
+    # Serving needs a profiled repository, which ./run.sh demo builds.
+    if [ -f out/repos/resnet20/manifest.json ]; then
+      "$BUILD_DIR/bench_serving" --repo out/repos/resnet20
+    else
+      log "skipping bench_serving: no repository at out/repos/resnet20 (run ./run.sh demo first)"
+    fi ;;
   *)
     echo "usage: ./run.sh {build|test|demo|bench} [args...]" >&2
     exit 2 ;;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "legodnn/baseline/model_grained.h"
 #include "legodnn/blocks/prune.h"
 #include "legodnn/data/fashion_mnist.h"
 #include "legodnn/graph/serialize.h"
@@ -15,7 +16,12 @@
 #include "legodnn/pipeline/build.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/runtime/from_repository.h"
+#include "legodnn/runtime/optimizer.h"
 #include "legodnn/runtime/solve.h"
+#include "legodnn/scenario/demo.h"
+#include "legodnn/scenario/report.h"
+#include "legodnn/scenario/runner.h"
+#include "legodnn/scenario/scenario.h"
 #include "legodnn/train/trainer.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
@@ -167,6 +173,35 @@ void print_stats(const std::string& name, const Graph& g) {
               g.size(), (long long)st.convs, (long long)st.params, (long long)st.macs, (long long)st.bytes);
 }
 
+// Runs a scenario with one or both systems; writes CSVs, summary.json and plots to `out`.
+void run_scenarios(const Scenario& sc, const Split& test, const std::string& which, const std::string& out,
+                   uint64_t seed) {
+  std::vector<SystemKind> systems;
+  if (which != "baseline") systems.push_back(SystemKind::LegoDnn);
+  if (which != "legodnn") systems.push_back(SystemKind::ModelGrained);
+  std::vector<RunSummary> runs;
+  std::vector<std::pair<std::string, std::string>> csvs;
+  for (SystemKind k : systems) {
+    RunOptions o;
+    o.system = k;
+    o.seed = seed;
+    o.csv = out + "/" + system_name(k) + ".csv";
+    std::printf("Running scenario '%s' (%.0f s) with %s...\n", sc.name.c_str(), sc.duration_s, system_name(k));
+    std::fflush(stdout);
+    runs.push_back(run_scenario(sc, test, o));
+    csvs.push_back({system_name(k), o.csv});
+  }
+  write_summary_json(runs, out + "/summary.json");
+  std::vector<std::string> names;
+  for (const auto& m : sc.models) names.push_back(m.name);
+  auto pngs = plot_runs(csvs, names, out);
+  std::printf("\nScenario '%s':\n%s", sc.name.c_str(), summary_table(runs, sc.memory_mb).c_str());
+  for (const auto& [system, csv] : csvs) std::printf("CSV (%s): %s\n", system.c_str(), csv.c_str());
+  std::printf("summary: %s/summary.json\n", out.c_str());
+  if (pngs.empty()) std::printf("plots: gnuplot not found or failed; script in %s/plots.gp\n", out.c_str());
+  for (const auto& p : pngs) std::printf("plot: %s\n", p.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -251,6 +286,31 @@ int main(int argc, char** argv) {
   build->add_option("--seed", bopt.seed, "seed");
   add_common(build, common);
 
+  // ---- baseline ----
+  auto* baseline = app.add_subcommand(
+      "baseline", "build the model-grained baseline: whole uniformly pruned models, fine-tuned end to end");
+  std::string base_teacher, base_model, base_out, base_pairs;
+  ModelGrainedOptions gopt;
+  baseline->add_option("--teacher", base_teacher, "trained model folder")->required();
+  baseline->add_option("--model", base_model, "model name (checked against the teacher)");
+  baseline->add_option("--out", base_out, "output folder (baseline.json + one model folder per variant)")->required();
+  auto* gmc = baseline->add_option("--max-convs", gopt.detect.max_convs, "at most K convs per block");
+  baseline->add_option("--max-ratio", gopt.detect.max_ratio, "max convs = max(floor(R * total convs), 2)")->excludes(gmc);
+  baseline->add_option("--blocks", base_pairs, "explicit blocks first:last,...");
+  baseline->add_option("--sparsities", gopt.sparsities, "uniform sparsities of the variants (first must be 0)")
+      ->delimiter(',');
+  baseline->add_option("--epochs", gopt.epochs, "fine-tuning epochs per variant (default: block retraining's)");
+  baseline->add_option("--train-images", gopt.train_images,
+                       "fine-tuning images, seeded subset (default: block retraining's; 0 = all 55,000)");
+  baseline->add_option("--val-images", gopt.val_images, "validation images logged after each epoch (0 = none)");
+  baseline->add_option("--eval-images", gopt.eval_images, "test images for the accuracies (0 = all 10,000)");
+  baseline->add_option("--batch-size", gopt.batch_size, "fine-tuning batch size");
+  baseline->add_option("--lr", gopt.lr, "fine-tuning learning rate (SGD, cosine to 0)");
+  baseline->add_option("--repeats", gopt.latency.repeats, "latency repeats (median)");
+  baseline->add_option("--stop-after-epoch", gopt.stop_after_epoch, "stop fine-tuning after this epoch");
+  baseline->add_option("--seed", gopt.seed, "seed");
+  add_common(baseline, common);
+
   // ---- inspect ----
   auto* inspect = app.add_subcommand("inspect", "print a block repository's block and profile tables");
   std::string inspect_dir, inspect_csv;
@@ -293,11 +353,22 @@ int main(int argc, char** argv) {
   blocks_cmd->add_option("--sparsities", sparsities, "descendant sparsities")->delimiter(',');
   blocks_cmd->add_flag("--json", blocks_json, "print one JSON document");
 
+  // ---- run ----
+  auto* run = app.add_subcommand("run", "run a multi-DNN scenario (LegoDNN and/or the model-grained baseline)");
+  std::string run_scenario_file, run_system = "legodnn", run_out;
+  uint64_t run_seed = 0;
+  run->add_option("--scenario", run_scenario_file, "scenario JSON file")->required();
+  run->add_option("--system", run_system, "legodnn, baseline or both")->check(CLI::IsMember({"legodnn", "baseline", "both"}));
+  run->add_option("--out", run_out, "output folder for the CSV, summary and plots (default out/run/<scenario name>)");
+  run->add_option("--seed", run_seed, "where each model starts in the test set");
+  add_common(run, common);
+
   // ---- demo ----
-  auto* demo = app.add_subcommand("demo", "the main job: teachers' accuracy, then resnet20's block repository");
-  std::string teachers_dir = "teachers", demo_out = "out";
-  demo->add_option("--teachers", teachers_dir, "folder of shipped teachers");
-  demo->add_option("--out", demo_out, "output folder (repositories are reused when complete)");
+  auto* demo = app.add_subcommand("demo", "the main job: teachers, repositories and baselines, the default scenario compared");
+  DemoOptions demo_opt;
+  demo->add_option("--teachers", demo_opt.teachers, "folder of shipped teachers");
+  demo->add_option("--out", demo_opt.out, "output folder (repositories and baselines are reused once complete)");
+  demo->add_option("--duration", demo_opt.duration_s, "seconds of the default scenario, per system");
   add_common(demo, common);
 
   // Progress lines must show up promptly even when stdout is a file or a pipe.
@@ -409,6 +480,34 @@ int main(int argc, char** argv) {
       for (const auto& s : r.ran) std::printf("stage %s: done\n", s.c_str());
       std::printf("%s: %s\n", build_out.c_str(), r.complete ? "complete" : "incomplete (rerun to continue)");
       if (!r.complete) return 3;
+    } else if (*baseline) {
+      apply_threads(common);
+      json meta;
+      Model m = load_model(base_teacher, &meta);
+      std::string name = meta.value("model", base_model);
+      if (!base_model.empty() && name != base_model)
+        throw OptionError(base_teacher + ": holds model '" + name + "', not '" + base_model + "'");
+      gopt.model_name = name;
+      if (!base_pairs.empty()) gopt.explicit_blocks = parse_block_pairs(base_pairs);
+      FashionMnistOptions fo;
+      fo.root = common.data;
+      auto data = load_fashion_mnist(fo);
+      auto r = build_model_grained(m, data, base_out, gopt);
+      for (double s : r.skipped) std::printf("variant sparsity %g: already complete, skipped\n", s);
+      for (double s : r.ran) std::printf("variant sparsity %g: done\n", s);
+      if (!r.complete) {
+        std::printf("%s: incomplete (rerun to continue)\n", base_out.c_str());
+        return 3;
+      }
+      ModelGrainedSet set = ModelGrainedSet::open(base_out);
+      const auto& man = set.manifest();
+      std::printf("%s: complete; %s, teacher test accuracy %.2f%% on %lld images\n", base_out.c_str(), man.model.c_str(),
+                  100 * man.teacher_accuracy, (long long)man.eval_images);
+      std::printf("sparsity  accuracy%%  pruned%%   drop%%  latency_ms     bytes      params        MACs  train_s\n");
+      for (const auto& v : man.variants)
+        std::printf("%8.2f  %9.2f  %7.2f  %6.2f  %10.4f  %8lld  %10lld  %10lld  %7.0f\n", v.sparsity, 100 * v.accuracy,
+                    100 * v.pruned_accuracy, 100 * (man.teacher_accuracy - v.accuracy), v.latency_ms,
+                    (long long)v.bytes, (long long)v.params, (long long)v.macs, v.train_seconds);
     } else if (*inspect) {
       Repository repo = Repository::open(inspect_dir);
       print_inspect(repo, inspect_json, inspect_csv);
@@ -497,35 +596,20 @@ int main(int argc, char** argv) {
                         (long long)d["params"].get<int64_t>(), (long long)d["macs"].get<int64_t>());
         }
       }
-    } else if (*demo) {
-      apply_threads(common);
+    } else if (*run) {
+      // One torch thread per serving model unless told otherwise: the models share the cores.
+      at::set_num_threads(run->count("--threads") ? common.threads : 1);
+      Scenario sc = load_scenario(run_scenario_file);
       FashionMnistOptions fo;
       fo.root = common.data;
       Split test = load_fashion_mnist_test(fo);
-      std::printf("Shipped teachers on the Fashion-MNIST test set (%lld images):\n", (long long)test.size());
-      for (const char* name : {"resnet20", "vgg11_bn", "mobilenetv2"}) {
-        std::string dir = teachers_dir + "/" + name;
-        json meta;
-        Model m = load_model(dir, &meta);
-        auto r = evaluate(m, test);
-        auto st = graph_stats(m.graph);
-        std::printf("  %-12s width %-5s params %8lld  MACs %10lld  test accuracy %.2f%%\n", name,
-                    meta.value("width", json(1.0)).dump().c_str(), (long long)st.params,
-                    (long long)st.macs, 100 * r.accuracy);
-      }
-      std::fflush(stdout);
-      // The offline pipeline on the shipped resnet20 with the quick default settings.
-      std::string repo_dir = demo_out + "/repos/resnet20";
-      std::printf("\nBlock repository of resnet20 in %s (built once, then reused):\n", repo_dir.c_str());
-      std::fflush(stdout);
-      json meta;
-      Model teacher = load_model(teachers_dir + "/resnet20", &meta);
-      BuildOptions quick;
-      quick.model_name = "resnet20";
-      auto data = load_fashion_mnist(fo);
-      auto br = build_repository(teacher, data, repo_dir, quick);
-      for (const auto& s : br.ran) std::printf("stage %s: done\n", s.c_str());
-      print_inspect(Repository::open(repo_dir), false, repo_dir + "/inspect");
+      if (run_out.empty()) run_out = "out/run/" + sc.name;
+      run_scenarios(sc, test, run_system, run_out, run_seed);
+    } else if (*demo) {
+      // One torch thread per model: the scenario runs several models on the device's cores.
+      demo_opt.threads = demo->count("--threads") ? common.threads : 1;
+      demo_opt.data = common.data;
+      run_demo(demo_opt);
     }
   } catch (const legodnn::Error& e) {
     std::fprintf(stderr, "legodnn: error: %s\n", e.what());

@@ -1,16 +1,30 @@
 #include "legodnn/runtime/optimizer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 
 #include "legodnn/util/error.h"
 
+// How the exact search stays fast (DESIGN.md section 9):
+//  1. A Lagrangian relaxation of the budgets (memory, each deadline, processor share) gives a lower
+//     bound on the weighted accuracy loss; a subgradient search tunes its multipliers, and the
+//     relaxed selections, repaired and improved by local moves, give a feasible incumbent.
+//  2. When the bound meets the incumbent, the incumbent is proved optimal and returned.
+//  3. Otherwise a dynamic program over Pareto sets of partial selections (per model, then across
+//     models) finds the optimum, dropping every partial selection whose bound cannot beat the
+//     incumbent. Dropping by a valid bound keeps the search exact.
+// The max-min objective and the infeasible case (least violation) use the same dynamic program
+// with bounds of their own.
 namespace legodnn {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = 1e-9;
+// A partial selection is dropped when its bound is within this of the incumbent: it could at best
+// tie, and ties are settled by the incumbent.
+constexpr double kPruneTol = 1e-12;
 
 // A partial selection: two resources and a cost, all to minimize, with a back-pointer.
 struct State {
@@ -55,24 +69,39 @@ struct Frontier {
   }
 };
 
-// All Pareto-optimal (latency, bytes, drop) compositions of one model that can still meet
-// `deadline` and `memory_cap`: a partial selection is dropped as soon as even the fastest
-// (smallest) options for the remaining blocks cannot bring it within them, which keeps the search
-// exact and much smaller.
-Frontier model_frontier(const ModelChoiceSpec& m, double deadline, double memory_cap, int64_t& states) {
+// Per model: the least latency and memory the blocks from k on can take.
+struct Rest {
+  std::vector<double> ms, bytes;
+};
+Rest rest_minima(const ModelChoiceSpec& m) {
   const size_t nb = m.blocks.size();
-  std::vector<double> rest_ms(nb + 1, 0.0), rest_bytes(nb + 1, 0.0);
+  Rest r{std::vector<double>(nb + 1, 0.0), std::vector<double>(nb + 1, 0.0)};
   for (size_t k = nb; k-- > 0;) {
     double ms = kInf, by = kInf;
     for (const auto& o : m.blocks[k]) {
       ms = std::min(ms, o.latency_ms);
       by = std::min(by, o.bytes);
     }
-    rest_ms[k] = rest_ms[k + 1] + ms;
-    rest_bytes[k] = rest_bytes[k + 1] + by;
+    r.ms[k] = r.ms[k + 1] + ms;
+    r.bytes[k] = r.bytes[k + 1] + by;
   }
+  return r;
+}
+
+// All Pareto-optimal (latency, bytes, weight * drop) compositions of one model within `deadline`
+// and `memory_cap` that `drop_state(k, latency, bytes, cost)` keeps (k = blocks chosen so far). A
+// partial selection is also dropped as soon as even the fastest (smallest) options for the
+// remaining blocks cannot bring it within the caps.
+template <class Drop>
+Frontier model_frontier(const ModelChoiceSpec& m, double weight, double deadline, double memory_cap,
+                        const Drop& drop_state, int64_t& states) {
+  const size_t nb = m.blocks.size();
+  const Rest rest = rest_minima(m);
   Frontier f;
-  f.stages.push_back({{m.frame_ms, m.frame_bytes, 0.0, -1, -1}});
+  f.stages.push_back({});
+  if (m.frame_ms + rest.ms[0] <= deadline * (1 + kEps) && m.frame_bytes + rest.bytes[0] <= memory_cap * (1 + kEps) &&
+      !drop_state(0, m.frame_ms, m.frame_bytes, 0.0))
+    f.stages.back().push_back({m.frame_ms, m.frame_bytes, 0.0, -1, -1});
   for (size_t k = 0; k < nb; ++k) {
     const auto& opts = m.blocks[k];
     const auto& prev = f.stages.back();
@@ -81,9 +110,11 @@ Frontier model_frontier(const ModelChoiceSpec& m, double deadline, double memory
     for (size_t p = 0; p < prev.size(); ++p)
       for (size_t o = 0; o < opts.size(); ++o) {
         double lat = prev[p].a + opts[o].latency_ms, by = prev[p].b + opts[o].bytes;
-        if (lat + rest_ms[k + 1] > deadline * (1 + kEps)) continue;
-        if (by + rest_bytes[k + 1] > memory_cap * (1 + kEps)) continue;
-        next.push_back({lat, by, prev[p].c + opts[o].drop, static_cast<int>(p), static_cast<int>(o)});
+        double c = prev[p].c + weight * opts[o].drop;
+        if (lat + rest.ms[k + 1] > deadline * (1 + kEps)) continue;
+        if (by + rest.bytes[k + 1] > memory_cap * (1 + kEps)) continue;
+        if (drop_state(k + 1, lat, by, c)) continue;
+        next.push_back({lat, by, c, static_cast<int>(p), static_cast<int>(o)});
       }
     pareto(next);
     states += static_cast<int64_t>(next.size());
@@ -93,15 +124,7 @@ Frontier model_frontier(const ModelChoiceSpec& m, double deadline, double memory
 }
 
 // The least memory a model can take (frame plus the smallest option of every block).
-double min_bytes(const ModelChoiceSpec& m) {
-  double b = m.frame_bytes;
-  for (const auto& opts : m.blocks) {
-    double lo = kInf;
-    for (const auto& o : opts) lo = std::min(lo, o.bytes);
-    b += lo;
-  }
-  return b;
-}
+double min_bytes(const ModelChoiceSpec& m) { return m.frame_bytes + rest_minima(m).bytes[0]; }
 
 // One candidate per frontier point of a model, as the cross-model search sees it.
 struct Item {
@@ -109,19 +132,36 @@ struct Item {
   int point;  // index into the model frontier's last stage
 };
 
-// Chooses one item per model minimizing the summed cost with sum(bytes) <= mem and sum(share) <=
-// share_cap; returns the chosen item index per model, or empty when nothing fits.
+// Keeps the items no other item beats in (bytes, share, cost).
+void prune_items(std::vector<Item>& items) {
+  std::vector<State> proj;
+  for (size_t k = 0; k < items.size(); ++k)
+    proj.push_back({items[k].bytes, items[k].share, items[k].cost, -1, static_cast<int>(k)});
+  pareto(proj);
+  std::vector<Item> kept;
+  for (const auto& p : proj) kept.push_back(items[p.option]);
+  items = std::move(kept);
+}
+
+// Chooses one item per model minimizing `total(bytes, share, cost)` of the sums, where `total` is
+// the summed cost plus whatever the totals add (nothing when feasible, excesses when not), with
+// sum(bytes) <= mem and sum(share) <= share_cap. `drop_state(j, bytes, share, cost)` drops a
+// partial choice of the first j models that cannot win. Returns the item index per model, or empty.
+template <class Drop, class Total>
 std::vector<int> cross_models(const std::vector<std::vector<Item>>& items, double mem, double share_cap,
-                              int64_t& states) {
+                              const Drop& drop_state, const Total& total, int64_t& states) {
   std::vector<std::vector<State>> stages{{{0.0, 0.0, 0.0, -1, -1}}};
-  for (const auto& its : items) {
+  for (size_t j = 0; j < items.size(); ++j) {
+    const auto& its = items[j];
     const auto& prev = stages.back();
     std::vector<State> next;
+    next.reserve(prev.size() * its.size());
     for (size_t p = 0; p < prev.size(); ++p)
       for (size_t i = 0; i < its.size(); ++i) {
-        double b = prev[p].a + its[i].bytes, s = prev[p].b + its[i].share;
+        double b = prev[p].a + its[i].bytes, s = prev[p].b + its[i].share, c = prev[p].c + its[i].cost;
         if (b > mem * (1 + kEps) || s > share_cap * (1 + kEps)) continue;
-        next.push_back({b, s, prev[p].c + its[i].cost, static_cast<int>(p), static_cast<int>(i)});
+        if (drop_state(j + 1, b, s, c)) continue;
+        next.push_back({b, s, c, static_cast<int>(p), static_cast<int>(i)});
       }
     pareto(next);
     states += static_cast<int64_t>(next.size());
@@ -130,8 +170,14 @@ std::vector<int> cross_models(const std::vector<std::vector<Item>>& items, doubl
   }
   int best = 0;
   const auto& last = stages.back();
-  for (size_t k = 1; k < last.size(); ++k)
-    if (last[k].c < last[best].c) best = static_cast<int>(k);
+  double best_total = kInf;
+  for (size_t k = 0; k < last.size(); ++k) {
+    double t = total(last[k].a, last[k].b, last[k].c);
+    if (t < best_total) {
+      best_total = t;
+      best = static_cast<int>(k);
+    }
+  }
   std::vector<int> pick(items.size());
   for (size_t k = stages.size() - 1; k > 0; --k) {
     pick[k - 1] = stages[k][best].option;
@@ -163,9 +209,10 @@ void validate(const std::vector<ModelChoiceSpec>& models, const SharedBudget& bu
       for (size_t j = 0; j < m.blocks[i].size(); ++j) {
         const auto& o = m.blocks[i][j];
         std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
-        if (std::isnan(o.drop)) throw OptionError(at + ": drop is NaN");
+        if (std::isnan(o.drop) || std::isinf(o.drop)) throw OptionError(at + ": drop must be finite");
         check_finite_nonneg(o.latency_ms, at + ": latency");
         check_finite_nonneg(o.bytes, at + ": bytes");
+        if (std::isinf(o.latency_ms) || std::isinf(o.bytes)) throw OptionError(at + ": latency and bytes must be finite");
       }
     }
   }
@@ -175,6 +222,258 @@ double relative_excess(double value, double limit) {
   if (value <= limit * (1 + kEps)) return 0.0;
   return (value - limit) / std::max(limit, 1e-9);
 }
+
+using Choice = std::vector<std::vector<int>>;
+
+// The sum objective as a cost to minimize: sum_m weight_m * (drops of model m). Holds the
+// Lagrangian multipliers and the best feasible selection found by the heuristic.
+class Relaxation {
+ public:
+  Relaxation(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget)
+      : models_(models), M_(models.size()) {
+    mem_on_ = std::isfinite(budget.memory_bytes) && budget.memory_bytes > 0;
+    mem_ = budget.memory_bytes;
+    share_on_ = budget.processor_share;
+    dl_on_.resize(M_);
+    for (size_t m = 0; m < M_; ++m) dl_on_[m] = std::isfinite(models[m].deadline_ms) && models[m].deadline_ms > 0;
+    mu_.assign(M_, 0.0);
+  }
+
+  // Tunes the multipliers by subgradient ascent on the Lagrangian dual and collects incumbents.
+  void solve(int iterations) {
+    std::vector<double> mu = mu_;
+    double lam = 0, nu = 0, theta = 1.0;
+    int stalled = 0;
+    Choice x, repaired;
+    for (int it = 0; it < iterations; ++it) {
+      double L = relaxed(lam, mu, nu, x);
+      if (L > bound_ + 1e-15) {
+        bound_ = L;
+        lam_ = lam, mu_ = mu, nu_ = nu;
+        stalled = 0;
+      } else if (++stalled >= 3) {
+        theta *= 0.5;
+        stalled = 0;
+      }
+      Totals t = totals(x);
+      if (feasible(t)) offer(x);
+      else if (x != repaired) {
+        repaired = x;
+        repair_and_offer(x);
+      }
+      if (proved()) return;
+      // Subgradient, projected so that multipliers at zero do not go negative.
+      double g_mem = mem_on_ ? t.bytes / mem_ - 1 : 0.0;
+      if (lam <= 0 && g_mem < 0) g_mem = 0;
+      double g_sh = share_on_ ? t.share - 1 : 0.0;
+      if (nu <= 0 && g_sh < 0) g_sh = 0;
+      std::vector<double> g_dl(M_, 0.0);
+      double norm2 = g_mem * g_mem + g_sh * g_sh;
+      for (size_t m = 0; m < M_; ++m) {
+        if (!dl_on_[m]) continue;
+        g_dl[m] = t.latency[m] / models_[m].deadline_ms - 1;
+        if (mu[m] <= 0 && g_dl[m] < 0) g_dl[m] = 0;
+        norm2 += g_dl[m] * g_dl[m];
+      }
+      if (norm2 <= 1e-30 || theta < 1e-4) return;
+      double target = std::isfinite(best_cost_) ? best_cost_ : L + 0.1 * std::abs(L) + 1e-3;
+      double step = theta * std::max(target - L, 1e-9) / norm2;
+      lam = std::max(0.0, lam + step * g_mem);
+      nu = std::max(0.0, nu + step * g_sh);
+      for (size_t m = 0; m < M_; ++m) mu[m] = std::max(0.0, mu[m] + step * g_dl[m]);
+    }
+  }
+
+  bool proved() const { return std::isfinite(best_cost_) && bound_ >= best_cost_ - kPruneTol; }
+  double bound() const { return bound_; }
+  double best_cost() const { return best_cost_; }
+  const Choice& best() const { return best_; }
+
+  // Per model: the reduced cost of one byte and one ms, and the least reduced cost of the blocks
+  // from k on (stage k), frame included at stage 0 of `full`.
+  double byte_price() const { return mem_on_ ? lam_ / mem_ : 0.0; }
+  double ms_price(size_t m) const {
+    return (dl_on_[m] ? mu_[m] / models_[m].deadline_ms : 0.0) + (share_on_ ? nu_ * models_[m].rate_hz / 1000.0 : 0.0);
+  }
+  double share_price() const { return share_on_ ? nu_ : 0.0; }
+  std::vector<double> rest_reduced(size_t m) const {
+    const auto& mo = models_[m];
+    std::vector<double> r(mo.blocks.size() + 1, 0.0);
+    for (size_t k = mo.blocks.size(); k-- > 0;) {
+      double lo = kInf;
+      for (const auto& o : mo.blocks[k])
+        lo = std::min(lo, mo.weight * o.drop + byte_price() * o.bytes + ms_price(m) * o.latency_ms);
+      r[k] = r[k + 1] + lo;
+    }
+    return r;
+  }
+  // The constant part of the Lagrangian: minus the multipliers of the normalized budgets.
+  double constant() const {
+    double k = (mem_on_ ? lam_ : 0.0) + (share_on_ ? nu_ : 0.0);
+    for (size_t m = 0; m < M_; ++m) k += dl_on_[m] ? mu_[m] : 0.0;
+    return k;
+  }
+
+ private:
+  struct Totals {
+    double bytes = 0, share = 0, cost = 0;
+    std::vector<double> latency;
+  };
+
+  Totals totals(const Choice& x) const {
+    Totals t;
+    t.latency.resize(M_);
+    for (size_t m = 0; m < M_; ++m) {
+      const auto& mo = models_[m];
+      double lat = mo.frame_ms;
+      t.bytes += mo.frame_bytes;
+      for (size_t k = 0; k < mo.blocks.size(); ++k) {
+        const auto& o = mo.blocks[k][x[m][k]];
+        lat += o.latency_ms;
+        t.bytes += o.bytes;
+        t.cost += mo.weight * o.drop;
+      }
+      t.latency[m] = lat;
+      t.share += mo.rate_hz * lat / 1000.0;
+    }
+    return t;
+  }
+
+  bool feasible(const Totals& t) const {
+    if (t.bytes > mem_ * (1 + kEps)) return false;
+    if (share_on_ && t.share > 1 + kEps) return false;
+    for (size_t m = 0; m < M_; ++m)
+      if (t.latency[m] > models_[m].deadline_ms * (1 + kEps)) return false;
+    return true;
+  }
+
+  // The Lagrangian's value at the given multipliers and its minimizing selection `x`.
+  double relaxed(double lam, const std::vector<double>& mu, double nu, Choice& x) const {
+    x.resize(M_);
+    double L = 0;
+    const double bp = mem_on_ ? lam / mem_ : 0.0;
+    L -= mem_on_ ? lam : 0.0;
+    L -= share_on_ ? nu : 0.0;
+    for (size_t m = 0; m < M_; ++m) {
+      const auto& mo = models_[m];
+      const double tp = (dl_on_[m] ? mu[m] / mo.deadline_ms : 0.0) + (share_on_ ? nu * mo.rate_hz / 1000.0 : 0.0);
+      L -= dl_on_[m] ? mu[m] : 0.0;
+      L += bp * mo.frame_bytes + tp * mo.frame_ms;
+      x[m].resize(mo.blocks.size());
+      for (size_t k = 0; k < mo.blocks.size(); ++k) {
+        double lo = kInf;
+        int arg = 0;
+        for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
+          const auto& op = mo.blocks[k][o];
+          double v = mo.weight * op.drop + bp * op.bytes + tp * op.latency_ms;
+          if (v < lo) lo = v, arg = static_cast<int>(o);
+        }
+        L += lo;
+        x[m][k] = arg;
+      }
+    }
+    return L;
+  }
+
+  // The normalized total violation of the budgets.
+  double violation(const Totals& t) const {
+    double v = memory_violation(t.bytes) + share_violation(t.share);
+    for (size_t m = 0; m < M_; ++m) v += latency_violation(m, t.latency[m]);
+    return v;
+  }
+
+  // Greedy repair: take the single-block change that removes the most violation per unit of cost
+  // until the selection is feasible (or no change helps); then improve it.
+  void repair_and_offer(Choice x) {
+    Totals t = totals(x);
+    for (int guard = 0; guard < 10000 && !feasible(t); ++guard) {
+      // Only the memory, one model's latency and the share change with one block's option.
+      const double v_all = violation(t);
+      double best_score = -kInf;
+      size_t bm = 0, bk = 0;
+      int bo = -1;
+      for (size_t m = 0; m < M_; ++m) {
+        const auto& mo = models_[m];
+        const double v_m = latency_violation(m, t.latency[m]);
+        const double v_rest = v_all - v_m - memory_violation(t.bytes) - share_violation(t.share);
+        for (size_t k = 0; k < mo.blocks.size(); ++k) {
+          const auto& cur = mo.blocks[k][x[m][k]];
+          for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
+            if (static_cast<int>(o) == x[m][k]) continue;
+            const auto& op = mo.blocks[k][o];
+            const double dl = op.latency_ms - cur.latency_ms;
+            double v = v_rest + latency_violation(m, t.latency[m] + dl) + memory_violation(t.bytes + op.bytes - cur.bytes) +
+                       share_violation(t.share + mo.rate_hz * dl / 1000.0);
+            double gain = v_all - v;
+            if (gain <= 1e-15) continue;
+            double dc = mo.weight * (op.drop - cur.drop);
+            double score = dc <= 0 ? 1e30 + gain : gain / dc;
+            if (score > best_score) best_score = score, bm = m, bk = k, bo = static_cast<int>(o);
+          }
+        }
+      }
+      if (bo < 0) return;
+      x[bm][bk] = bo;
+      t = totals(x);
+    }
+    if (feasible(t)) offer(std::move(x));
+  }
+
+  double memory_violation(double bytes) const {
+    if (mem_on_) return std::max(0.0, bytes / mem_ - 1);
+    return bytes > mem_ * (1 + kEps) ? bytes : 0.0;  // budget 0
+  }
+  double share_violation(double share) const { return share_on_ ? std::max(0.0, share - 1) : 0.0; }
+  double latency_violation(size_t m, double latency) const {
+    double d = models_[m].deadline_ms;
+    if (dl_on_[m]) return std::max(0.0, latency / d - 1);
+    return latency > d * (1 + kEps) ? latency : 0.0;  // deadline 0
+  }
+
+  // Best-improvement local search (single-block changes that keep the budgets), then record.
+  void offer(Choice x) {
+    Totals t = totals(x);
+    for (int guard = 0; guard < 10000; ++guard) {
+      double best_dc = -1e-15;
+      size_t bm = 0, bk = 0;
+      int bo = -1;
+      for (size_t m = 0; m < M_; ++m) {
+        const auto& mo = models_[m];
+        for (size_t k = 0; k < mo.blocks.size(); ++k) {
+          const auto& cur = mo.blocks[k][x[m][k]];
+          for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
+            const auto& op = mo.blocks[k][o];
+            double dc = mo.weight * (op.drop - cur.drop);
+            if (dc >= best_dc) continue;
+            double dl = op.latency_ms - cur.latency_ms;
+            if (t.bytes + op.bytes - cur.bytes > mem_ * (1 + kEps)) continue;
+            if (t.latency[m] + dl > models_[m].deadline_ms * (1 + kEps)) continue;
+            if (share_on_ && t.share + mo.rate_hz * dl / 1000.0 > 1 + kEps) continue;
+            best_dc = dc, bm = m, bk = k, bo = static_cast<int>(o);
+          }
+        }
+      }
+      if (bo < 0) break;
+      x[bm][bk] = bo;
+      t = totals(x);
+    }
+    if (t.cost < best_cost_) {
+      best_cost_ = t.cost;
+      best_ = std::move(x);
+    }
+  }
+
+  const std::vector<ModelChoiceSpec>& models_;
+  size_t M_;
+  bool mem_on_ = false, share_on_ = false;
+  double mem_ = kInf;
+  std::vector<bool> dl_on_;
+  double lam_ = 0, nu_ = 0;
+  std::vector<double> mu_;
+  double bound_ = -kInf;
+  double best_cost_ = kInf;
+  Choice best_;
+};
 
 }  // namespace
 
@@ -207,71 +506,213 @@ ScalingDecision evaluate_choice(const std::vector<ModelChoiceSpec>& models, cons
   return d;
 }
 
-ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective) {
-  validate(models, budget);
+// The best selection within the budgets, or an empty one when nothing fits.
+namespace {
+
+// Drops a partial choice of the first j models that no choice of the others can bring within
+// the memory and the share: when even their smallest items overrun one of them, or when, for a
+// price p per normalized byte, every completion has share + p * bytes above 1 + p (a valid test
+// for any p >= 0, tried for a few).
+struct Lookahead {
+  static constexpr int kPrices = 5;
+  std::vector<double> bytes, share;  // least of models j.. (suffix sums)
+  std::vector<std::array<double, kPrices>> priced;  // least of share + p * bytes / memory, models j..
+  std::array<double, kPrices> prices{};
+  double memory, share_cap;
+  bool use_prices;
+  Lookahead(const std::vector<std::vector<Item>>& items, double memory, double share_cap)
+      : bytes(items.size() + 1, 0.0), share(items.size() + 1, 0.0), priced(items.size() + 1), memory(memory),
+        share_cap(share_cap), use_prices(std::isfinite(memory) && memory > 0 && std::isfinite(share_cap)) {
+    for (int p = 0; p < kPrices; ++p) prices[p] = std::pow(4.0, p - 2);
+    priced.back().fill(0.0);
+    for (size_t j = items.size(); j-- > 0;) {
+      double b = kInf, s = kInf;
+      std::array<double, kPrices> lo;
+      lo.fill(kInf);
+      for (const auto& it : items[j]) {
+        b = std::min(b, it.bytes), s = std::min(s, it.share);
+        if (use_prices)
+          for (int p = 0; p < kPrices; ++p) lo[p] = std::min(lo[p], it.share + prices[p] * it.bytes / memory);
+      }
+      bytes[j] = bytes[j + 1] + b;
+      share[j] = share[j + 1] + s;
+      for (int p = 0; p < kPrices; ++p) priced[j][p] = priced[j + 1][p] + (use_prices ? lo[p] : 0.0);
+    }
+  }
+  bool operator()(size_t j, double b, double s, double) const {
+    if (b + bytes[j] > memory * (1 + kEps) || s + share[j] > share_cap * (1 + kEps)) return true;
+    if (use_prices)
+      for (int p = 0; p < kPrices; ++p)
+        if (s + prices[p] * b / memory + priced[j][p] > share_cap + prices[p] + 1e-9) return true;
+    return false;
+  }
+};
+
+Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective,
+                     int64_t& states) {
   const size_t M = models.size();
   const double share_cap = budget.processor_share ? 1.0 : kInf;
-  int64_t states = 0;
-
-  // Feasible search: per-model frontiers within the deadlines, then one point per model.
-  std::vector<Frontier> fr;
-  bool each_fits = true;
-  // Memory left for one model when every other model takes its least.
-  double all_min = 0;
-  for (const auto& m : models) all_min += min_bytes(m);
+  // Budgets that even the fastest and smallest options miss.
+  double least_bytes = 0, least_share = 0;
   for (const auto& m : models) {
-    double cap = budget.memory_bytes - (all_min - min_bytes(m));
-    fr.push_back(model_frontier(m, m.deadline_ms, cap, states));
-    each_fits = each_fits && !fr.back().last().empty();
+    const Rest r = rest_minima(m);
+    if (m.frame_ms + r.ms[0] > m.deadline_ms * (1 + kEps)) return {};
+    least_bytes += m.frame_bytes + r.bytes[0];
+    least_share += m.rate_hz * (m.frame_ms + r.ms[0]) / 1000.0;
   }
-  auto items_for = [&](double min_acc, bool with_cost) {
-    std::vector<std::vector<Item>> items(M);
-    for (size_t m = 0; m < M; ++m) {
-      for (size_t k = 0; k < fr[m].last().size(); ++k) {
-        const State& s = fr[m].last()[k];
-        double acc = models[m].accuracy - s.c;
-        if (acc < min_acc - kEps) continue;
-        double cost = with_cost ? (objective == Objective::Sum ? -models[m].weight * acc : -acc) : 0.0;
-        items[m].push_back({s.b, budget.processor_share ? models[m].rate_hz * s.a / 1000.0 : 0.0, cost, static_cast<int>(k)});
-      }
-      // Latency matters across models only through the processor share.
-      std::vector<State> proj;
-      for (size_t k = 0; k < items[m].size(); ++k)
-        proj.push_back({items[m][k].bytes, items[m][k].share, items[m][k].cost, -1, static_cast<int>(k)});
-      pareto(proj);
-      std::vector<Item> kept;
-      for (const auto& p : proj) kept.push_back(items[m][p.option]);
-      items[m] = std::move(kept);
-    }
-    return items;
-  };
-  auto decide = [&](const std::vector<std::vector<Item>>& items, const std::vector<int>& pick) {
-    std::vector<std::vector<int>> choice(M);
-    for (size_t m = 0; m < M; ++m) choice[m] = fr[m].choice(items[m][pick[m]].point);
-    ScalingDecision d = evaluate_choice(models, budget, choice, objective);
-    d.states = states;
-    return d;
+  if (least_bytes > budget.memory_bytes * (1 + kEps)) return {};
+  if (budget.processor_share && least_share > 1 + kEps) return {};
+
+  double all_min = 0;  // memory when every model takes its least
+  for (const auto& m : models) all_min += min_bytes(m);
+  // Memory left for one model when every other model takes its least.
+  auto memory_cap = [&](size_t m) { return budget.memory_bytes - (all_min - min_bytes(models[m])); };
+  auto share_of = [&](size_t m, double latency) {
+    return budget.processor_share ? models[m].rate_hz * latency / 1000.0 : 0.0;
   };
 
-  if (each_fits) {
-    if (objective == Objective::Sum) {
-      auto items = items_for(-kInf, true);
-      auto pick = cross_models(items, budget.memory_bytes, share_cap, states);
-      if (!pick.empty()) return decide(items, pick);
-    } else {
-      // Max-min: the best minimum is one of the accuracies on the frontiers; binary-search the
-      // largest one for which every model can stay at or above it within the shared budgets,
-      // then maximize the sum of accuracies among those selections.
+  std::vector<Frontier> fr(M);
+  // Turns frontier choices into the per-model option indices.
+  auto decide = [&](const std::vector<std::vector<Item>>& items, const std::vector<int>& pick) {
+    Choice choice(M);
+    for (size_t m = 0; m < M; ++m) choice[m] = fr[m].choice(items[m][pick[m]].point);
+    return choice;
+  };
+
+  if (objective == Objective::Sum) {
+    Relaxation rx(models, budget);
+    rx.solve(60);
+    if (rx.proved()) return rx.best();
+    const double U = rx.best_cost();  // infinite when the heuristic found nothing
+    std::vector<std::vector<double>> rest(M);
+    std::vector<double> full(M);
+    double all_full = 0;
+    for (size_t m = 0; m < M; ++m) {
+      rest[m] = rx.rest_reduced(m);
+      full[m] = rest[m][0] + rx.byte_price() * models[m].frame_bytes + rx.ms_price(m) * models[m].frame_ms;
+      all_full += full[m];
+    }
+    bool each_fits = true;
+    for (size_t m = 0; m < M && each_fits; ++m) {
+      const double others = all_full - full[m] - rx.constant();
+      const double bp = rx.byte_price(), tp = rx.ms_price(m);
+      const auto& rm = rest[m];
+      auto drop = [&](size_t k, double lat, double by, double c) {
+        return c + bp * by + tp * lat + rm[k] + others >= U - kPruneTol;
+      };
+      fr[m] = model_frontier(models[m], models[m].weight, models[m].deadline_ms, memory_cap(m), drop, states);
+      each_fits = !fr[m].last().empty();
+      // Every selection that can beat the incumbent uses one of these points: a tighter bound
+      // on this model for the models still to come.
+      double lo = kInf;
+      for (const State& st : fr[m].last()) lo = std::min(lo, st.c + bp * st.b + tp * st.a);
+      if (each_fits && lo > full[m]) {
+        all_full += lo - full[m];
+        full[m] = lo;
+      }
+    }
+    if (each_fits) {
+      std::vector<std::vector<Item>> items(M);
+      std::vector<double> best_reduced(M + 1, 0.0);  // least reduced cost of models j.. (suffix)
+      for (size_t m = 0; m < M; ++m) {
+        for (size_t k = 0; k < fr[m].last().size(); ++k) {
+          const State& s = fr[m].last()[k];
+          items[m].push_back({s.b, share_of(m, s.a), s.c, static_cast<int>(k)});
+        }
+        prune_items(items[m]);
+      }
+      for (size_t m = M; m-- > 0;) {
+        double lo = kInf;
+        for (const auto& it : items[m]) lo = std::min(lo, it.cost + rx.byte_price() * it.bytes + rx.share_price() * it.share);
+        best_reduced[m] = best_reduced[m + 1] + lo;
+      }
+      const double k0 = (std::isfinite(budget.memory_bytes) && budget.memory_bytes > 0 ? rx.byte_price() * budget.memory_bytes : 0.0) +
+                        rx.share_price();
+      auto drop = [&](size_t j, double by, double sh, double c) {
+        return c + rx.byte_price() * by + rx.share_price() * sh + best_reduced[j] - k0 >= U - kPruneTol;
+      };
+      auto total = [](double, double, double c) { return c; };
+      auto pick = cross_models(items, budget.memory_bytes, share_cap, drop, total, states);
+      if (!pick.empty()) {
+        Choice c = decide(items, pick);
+        ScalingDecision d = evaluate_choice(models, budget, c, objective);
+        double cost = 0;
+        for (size_t m = 0; m < M; ++m) cost += models[m].weight * (models[m].accuracy - d.accuracy[m]);
+        if (d.feasible && cost < U) return c;
+      }
+    }
+    if (std::isfinite(U)) return rx.best();
+  } else {
+    // Max-min: the best minimum is one of the accuracies on the frontiers; binary-search the
+    // largest one for which every model can stay at or above it within the shared budgets,
+    // then maximize the sum of accuracies among those selections. The best selection for the
+    // unweighted sum (same budgets, so the same feasible set) gives a minimum to start from:
+    // partial selections that cannot stay above it are dropped.
+    std::vector<ModelChoiceSpec> unit = models;
+    for (auto& m : unit) m.weight = 1;
+    Choice start = best_feasible(unit, budget, Objective::Sum, states);
+    if (start.empty() || M == 1) return start;  // one model: max-min is the sum
+    const ScalingDecision sd = evaluate_choice(models, budget, start, Objective::MaxMin);
+    const double floor = sd.objective;
+    bool each_fits = true;
+    for (size_t m = 0; m < M && each_fits; ++m) {
+      const auto& mo = models[m];
+      std::vector<double> rest_drop(mo.blocks.size() + 1, 0.0);  // least drop of blocks k..
+      for (size_t k = mo.blocks.size(); k-- > 0;) {
+        double lo = kInf;
+        for (const auto& o : mo.blocks[k]) lo = std::min(lo, o.drop);
+        rest_drop[k] = rest_drop[k + 1] + lo;
+      }
+      auto below_floor = [&](size_t k, double, double, double c) {
+        return mo.accuracy - c - rest_drop[k] < floor - kEps;
+      };
+      fr[m] = model_frontier(mo, 1.0, mo.deadline_ms, memory_cap(m), below_floor, states);
+      each_fits = !fr[m].last().empty();
+    }
+    if (!each_fits) return start;  // cannot happen: `start` itself stays above the floor
+    if (each_fits) {
+      auto items_for = [&](double min_acc, bool with_cost) {
+        std::vector<std::vector<Item>> items(M);
+        for (size_t m = 0; m < M; ++m) {
+          for (size_t k = 0; k < fr[m].last().size(); ++k) {
+            const State& s = fr[m].last()[k];
+            double acc = models[m].accuracy - s.c;
+            if (acc < min_acc - kEps) continue;
+            items[m].push_back({s.b, share_of(m, s.a), with_cost ? models[m].weight * s.c : 0.0, static_cast<int>(k)});
+          }
+          prune_items(items[m]);
+        }
+        return items;
+      };
+      auto total = [](double, double, double c) { return c; };
       std::vector<double> levels;
       for (size_t m = 0; m < M; ++m)
-        for (const auto& s : fr[m].last()) levels.push_back(models[m].accuracy - s.c);
+        for (const auto& s : fr[m].last())
+          if (models[m].accuracy - s.c >= floor - kEps) levels.push_back(models[m].accuracy - s.c);
       std::sort(levels.begin(), levels.end());
       levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
       auto fits = [&](double t) {
         auto items = items_for(t, false);
         for (const auto& it : items)
           if (it.empty()) return false;
-        return !cross_models(items, budget.memory_bytes, share_cap, states).empty();
+        // Quick answers first: a priced choice (least share + p * bytes per model) that fits
+        // proves yes; the lookahead's bounds at the start prove no.
+        Lookahead la(items, budget.memory_bytes, share_cap);
+        if (la(0, 0.0, 0.0, 0.0)) return false;
+        for (double price : {0.0, 0.25, 1.0, 4.0, 1e6}) {
+          double by = 0, sh = 0;
+          for (const auto& its : items) {
+            const Item* best = &its[0];
+            for (const auto& it : its)
+              if (it.share + price * it.bytes / std::max(budget.memory_bytes, 1e-9) <
+                  best->share + price * best->bytes / std::max(budget.memory_bytes, 1e-9))
+                best = &it;
+            by += best->bytes, sh += best->share;
+          }
+          if (by <= budget.memory_bytes * (1 + kEps) && sh <= share_cap * (1 + kEps)) return true;
+        }
+        return !cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
+                             total, states).empty();
       };
       if (fits(levels.front())) {
         size_t lo = 0, hi = levels.size() - 1;  // fits(levels[lo]) holds
@@ -281,54 +722,147 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
           else hi = mid - 1;
         }
         auto items = items_for(levels[lo], true);
-        auto pick = cross_models(items, budget.memory_bytes, share_cap, states);
+        auto pick = cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
+                                 total, states);
         if (!pick.empty()) return decide(items, pick);
       }
     }
+    return start;  // not reached: the floor itself fits
   }
+  return {};
+}
 
-  // Infeasible: minimize the summed relative excess over all compositions, then the accuracy loss.
-  fr.clear();
-  for (const auto& m : models) fr.push_back(model_frontier(m, kInf, kInf, states));
-  std::vector<std::vector<Item>> items(M);
+// The selection with the least summed relative excess, ties broken by the weighted accuracy, over
+// all compositions (the general case, when no relaxation of the budgets to their least possible
+// excess is feasible).
+Choice least_violation(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective,
+                       int64_t& states) {
+  const size_t M = models.size();
+  double all_min = 0;
+  for (const auto& m : models) all_min += min_bytes(m);
+  auto share_of = [&](size_t m, double latency) {
+    return budget.processor_share ? models[m].rate_hz * latency / 1000.0 : 0.0;
+  };
+  std::vector<Frontier> fr(M);
+  // Minimize the summed relative excess over all compositions, then the accuracy loss.
+  // Bounds: a partial selection's excess can only grow, so the excess its remaining blocks must
+  // add at least (with the fastest and smallest options) plus its accuracy loss so far is a lower
+  // bound; the all-fastest selection gives a first incumbent.
+  auto excess_total = [&](const Choice& c) {
+    ScalingDecision d = evaluate_choice(models, budget, c, objective);
+    double t = relative_excess(d.memory_bytes, budget.memory_bytes) + (budget.processor_share ? d.share_excess : 0.0);
+    for (size_t m = 0; m < M; ++m) {
+      t += relative_excess(d.latency_ms[m], models[m].deadline_ms);
+      t += 1e-6 * models[m].weight * (models[m].accuracy - d.accuracy[m]);
+    }
+    return t;
+  };
+  Choice fastest(M), smallest(M);
   for (size_t m = 0; m < M; ++m)
+    for (const auto& opts : models[m].blocks) {
+      size_t f = 0, s = 0;
+      for (size_t o = 1; o < opts.size(); ++o) {
+        if (opts[o].latency_ms < opts[f].latency_ms) f = o;
+        if (opts[o].bytes < opts[s].bytes) s = o;
+      }
+      fastest[m].push_back(static_cast<int>(f));
+      smallest[m].push_back(static_cast<int>(s));
+    }
+  const double U = std::min(excess_total(fastest), excess_total(smallest));
+  std::vector<Rest> rests;
+  std::vector<double> min_lat(M), min_by(M), min_share(M);
+  for (size_t m = 0; m < M; ++m) {
+    rests.push_back(rest_minima(models[m]));
+    min_lat[m] = models[m].frame_ms + rests[m].ms[0];
+    min_by[m] = models[m].frame_bytes + rests[m].bytes[0];
+    min_share[m] = share_of(m, min_lat[m]);
+  }
+  double all_share = 0;
+  for (size_t m = 0; m < M; ++m) all_share += min_share[m];
+  auto share_excess = [&](double s) { return budget.processor_share ? std::max(0.0, s - 1.0) : 0.0; };
+  double others_excess = 0;  // least deadline excess of all models
+  for (size_t m = 0; m < M; ++m) others_excess += relative_excess(min_lat[m], models[m].deadline_ms);
+  for (size_t m = 0; m < M; ++m) {
+    const ModelChoiceSpec& mo = models[m];
+    const Rest& r = rests[m];
+    const double others = others_excess - relative_excess(min_lat[m], mo.deadline_ms);
+    const double weight = 1e-6 * mo.weight;
+    auto drop = [&](size_t k, double lat, double by, double c) {
+      double lb = c + others + relative_excess(lat + r.ms[k], mo.deadline_ms) +
+                  relative_excess(by + r.bytes[k] + all_min - min_by[m], budget.memory_bytes) +
+                  share_excess(all_share - min_share[m] + share_of(m, lat + r.ms[k]));
+      return lb > U + kPruneTol;
+    };
+    fr[m] = model_frontier(mo, weight, kInf, kInf, drop, states);
+  }
+  std::vector<std::vector<Item>> items(M);
+  std::vector<double> rest_cost(M + 1, 0.0), rest_by(M + 1, 0.0), rest_sh(M + 1, 0.0);
+  for (size_t m = 0; m < M; ++m) {
     for (size_t k = 0; k < fr[m].last().size(); ++k) {
       const State& s = fr[m].last()[k];
-      double cost = relative_excess(s.a, models[m].deadline_ms) + 1e-6 * models[m].weight * s.c;
-      items[m].push_back({s.b, budget.processor_share ? models[m].rate_hz * s.a / 1000.0 : 0.0, cost, static_cast<int>(k)});
+      items[m].push_back({s.b, share_of(m, s.a), relative_excess(s.a, models[m].deadline_ms) + s.c, static_cast<int>(k)});
     }
-  // The memory and share excesses depend on the totals: try every Pareto end state.
-  std::vector<std::vector<State>> stages{{{0.0, 0.0, 0.0, -1, -1}}};
-  for (const auto& its : items) {
-    const auto& prev = stages.back();
-    std::vector<State> next;
-    for (size_t p = 0; p < prev.size(); ++p)
-      for (size_t i = 0; i < its.size(); ++i)
-        next.push_back({prev[p].a + its[i].bytes, prev[p].b + its[i].share, prev[p].c + its[i].cost,
-                        static_cast<int>(p), static_cast<int>(i)});
-    pareto(next);
-    states += static_cast<int64_t>(next.size());
-    stages.push_back(std::move(next));
+    prune_items(items[m]);
   }
-  const auto& last = stages.back();
-  int best = -1;
-  double best_total = kInf;
-  for (size_t k = 0; k < last.size(); ++k) {
-    double total = last[k].c + relative_excess(last[k].a, budget.memory_bytes) +
-                   (budget.processor_share ? std::max(0.0, last[k].b - 1.0) : 0.0);
-    if (total < best_total) {
-      best_total = total;
-      best = static_cast<int>(k);
+  for (size_t m = M; m-- > 0;) {
+    double c = kInf, b = kInf, s = kInf;
+    for (const auto& it : items[m]) c = std::min(c, it.cost), b = std::min(b, it.bytes), s = std::min(s, it.share);
+    rest_cost[m] = rest_cost[m + 1] + c;
+    rest_by[m] = rest_by[m + 1] + b;
+    rest_sh[m] = rest_sh[m + 1] + s;
+  }
+  bool all_items = true;
+  for (const auto& it : items) all_items = all_items && !it.empty();
+  if (all_items) {
+    auto drop = [&](size_t j, double by, double sh, double c) {
+      double lb = c + rest_cost[j] + relative_excess(by + rest_by[j], budget.memory_bytes) + share_excess(sh + rest_sh[j]);
+      return lb > U + kPruneTol;
+    };
+    auto total = [&](double by, double sh, double c) {
+      return c + relative_excess(by, budget.memory_bytes) + share_excess(sh);
+    };
+    auto pick = cross_models(items, kInf, kInf, drop, total, states);
+    if (!pick.empty()) {
+      Choice c(M);
+      for (size_t m = 0; m < M; ++m) c[m] = fr[m].choice(items[m][pick[m]].point);
+      if (excess_total(c) <= U) return c;
     }
   }
-  std::vector<int> pick(M);
-  for (size_t k = stages.size() - 1; k > 0; --k) {
-    pick[k - 1] = stages[k][best].option;
-    best = stages[k][best].parent;
+  return excess_total(fastest) <= excess_total(smallest) ? fastest : smallest;
+}
+
+}  // namespace
+
+ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective) {
+  validate(models, budget);
+  int64_t states = 0;
+  auto finish = [&](const Choice& choice, bool feasible) {
+    ScalingDecision d = evaluate_choice(models, budget, choice, objective);
+    d.states = states;
+    if (!feasible) d.feasible = false;
+    return d;
+  };
+  Choice best = best_feasible(models, budget, objective, states);
+  if (!best.empty()) return finish(best, true);
+
+  // Nothing fits. Every excess term is at least what the fastest (smallest) options give, so when
+  // the budgets raised to those least values still admit a selection, the selections within them
+  // are exactly those with the least total excess: pick the best of them by the objective.
+  std::vector<ModelChoiceSpec> raised = models;
+  SharedBudget raised_budget = budget;
+  double all_min = 0, share_min = 0;
+  for (auto& m : raised) {
+    const Rest r = rest_minima(m);
+    m.deadline_ms = std::max(m.deadline_ms, m.frame_ms + r.ms[0]);
+    all_min += m.frame_bytes + r.bytes[0];
+    share_min += m.rate_hz * (m.frame_ms + r.ms[0]) / 1000.0;
   }
-  ScalingDecision d = decide(items, pick);
-  d.feasible = false;
-  return d;
+  raised_budget.memory_bytes = std::max(budget.memory_bytes, all_min);
+  if (budget.processor_share && share_min > 1)
+    for (auto& m : raised) m.rate_hz /= share_min;  // the share cap raised to share_min
+  best = best_feasible(raised, raised_budget, objective, states);
+  if (best.empty()) best = least_violation(models, budget, objective, states);
+  return finish(best, false);
 }
 
 }  // namespace legodnn

@@ -55,7 +55,12 @@ struct ScalingDecision {
 /// Solves exactly. Throws OptionError for NaN or negative budgets, costs or weights and for a
 /// model without blocks or a block without options. When infeasible, returns the selection that
 /// minimizes the summed relative excess (deadline excess / deadline + memory excess / budget +
-/// share excess), ties broken by accuracy.
+/// share excess), ties broken by the objective.
+///
+/// Method: a Lagrangian relaxation of the budgets bounds the objective and, with a repair and
+/// local-search heuristic, gives a first feasible selection; a dynamic program over Pareto sets of
+/// partial selections then finds the optimum, dropping every partial selection whose bound cannot
+/// beat the best found (see optimizer.cpp).
 ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                          Objective objective = Objective::Sum);
 

@@ -1,0 +1,19 @@
+#pragma once
+// Scenario results for people: the comparison table on the terminal and plots through gnuplot.
+#include <string>
+#include <vector>
+
+#include "legodnn/scenario/runner.h"
+
+namespace legodnn {
+
+/// The side-by-side summary of one or more runs of the same scenario.
+std::string summary_table(const std::vector<RunSummary>& runs, double memory_budget_mb);
+
+/// Writes `dir`/plots.gp and, when gnuplot is installed, renders accuracy.png, latency.png and
+/// memory.png from the runs' CSV files (`csvs`: system name -> file). Returns the PNG paths made
+/// (empty when gnuplot is missing or failed; the CSV files are the record either way).
+std::vector<std::string> plot_runs(const std::vector<std::pair<std::string, std::string>>& csvs,
+                                   const std::vector<std::string>& models, const std::string& dir);
+
+}  // namespace legodnn

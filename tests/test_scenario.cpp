@@ -1,0 +1,209 @@
+// Scenarios: parsing with errors that name the field, and a small scenario run end to end on tiny
+// repositories (events in time order, a leaving model frees its memory, an impossible deadline is
+// marked infeasible while serving goes on).
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/repository/repository.h"
+#include "legodnn/scenario/report.h"
+#include "legodnn/scenario/runner.h"
+#include "legodnn/scenario/scenario.h"
+#include "legodnn/util/error.h"
+#include "test_util.h"
+#include "tiny_repository.h"
+
+using namespace legodnn;
+using legodnn::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+// The tiny repository with a profile: latency proportional to MACs, drops growing with sparsity.
+// The runner's mechanics are under test here, not the figures.
+void write_profiled_tiny_repository(const std::string& dir, uint64_t seed) {
+  Manifest m = legodnn::testing::write_tiny_repository(dir, {0.0, 0.4, 0.8}, seed);
+  for (auto& b : m.blocks)
+    for (auto& d : b.descendants) {
+      d.profile.macs = graph_stats(d.graph).macs;
+      d.profile.latency_ms = 0.02 + 1e-6 * static_cast<double>(d.profile.macs);
+      d.profile.acc_drop = 0.02 * d.sparsity;
+    }
+  m.stages["profile"] = {{"seconds", 0}};
+  m.profile["teacher_test_accuracy"] = 0.9;
+  m.profile["latency"] = {{"frame_ms", 0.05}};
+  write_manifest(dir, m);
+}
+
+struct Row {
+  double t;
+  std::string kind, model, event;
+  std::vector<std::string> f;  // all fields
+};
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') quoted = !quoted;
+    else if (c == ',' && !quoted) out.push_back(cur), cur.clear();
+    else cur += c;
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::vector<Row> read_rows(const std::string& path) {
+  std::istringstream in(read_text_file(path));
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<Row> rows;
+  while (std::getline(in, line)) {
+    auto f = split_csv(line);
+    EXPECT_EQ(f.size(), 21u) << line;
+    rows.push_back({std::stod(f.at(1)), f.at(2), f.at(3), f.at(4), f});
+  }
+  return rows;
+}
+
+Split random_images(int64_t n) {
+  at::manual_seed(3);
+  return Split{at::randn({n, 1, 32, 32}), at::randint(0, 10, {n}, at::kLong)};
+}
+
+}  // namespace
+
+TEST(Scenario, ParsesAndNamesTheFieldAtFault) {
+  json ok = {{"duration_s", 3}, {"memory_mb", 1.5}, {"objective", "maxmin"},
+             {"models", {{{"name", "a"}, {"repo", "r"}, {"deadline_ms", 2}}, {{"name", "b"}, {"repo", "/abs"}, {"active", false}}}},
+             {"events", {{{"at_s", 2}, {"type", "leave"}, {"model", "a"}}, {{"at_s", 1}, {"type", "arrive"}, {"model", "b"}},
+                         {{"at_s", 1.5}, {"type", "cpu_load"}, {"threads", 1}}}}};
+  Scenario sc = parse_scenario(ok, "s.json", "/base");
+  EXPECT_EQ(sc.objective, Objective::MaxMin);
+  EXPECT_EQ(sc.models[0].repo, "/base/r");
+  EXPECT_EQ(sc.models[1].repo, "/abs");
+  EXPECT_FALSE(sc.models[1].active);
+  ASSERT_EQ(sc.events.size(), 3u);  // sorted by time
+  EXPECT_EQ(sc.events[0].describe(), "arrive b");
+  EXPECT_EQ(sc.events[1].kind, ScenarioEvent::Kind::CpuLoad);
+  EXPECT_EQ(sc.events[2].describe(), "leave a");
+
+  auto bad = [&](auto edit, const std::string& expect) {
+    json j = ok;
+    edit(j);
+    EXPECT_THROWS_WITH(parse_scenario(j, "s.json"), OptionError, expect);
+  };
+  bad([](json& j) { j["events"][0]["type"] = "explode"; }, "events[0].type");
+  bad([](json& j) { j["events"][1]["model"] = "zzz"; }, "events[1].model");
+  bad([](json& j) { j["models"][0].erase("repo"); }, "models[0].repo");
+  bad([](json& j) { j["models"][1]["name"] = "a"; }, "models[1].name");
+  bad([](json& j) { j["models"][0]["deadline_ms"] = -1; }, "models[0].deadline_ms");
+  bad([](json& j) { j["memory_mb"] = "lots"; }, "memory_mb");
+  bad([](json& j) { j["events"][0]["at_s"] = 99; }, "after the end");
+  bad([](json& j) { j["objective"] = "best"; }, "objective");
+  EXPECT_THROWS_WITH(load_scenario("/nonexistent/s.json"), IoError, "/nonexistent/s.json");
+}
+
+TEST(Scenario, SmallScenarioRunsEndToEnd) {
+  at::set_num_threads(1);
+  TempDir tmp;
+  write_profiled_tiny_repository(tmp.path + "/a", 1);
+  write_profiled_tiny_repository(tmp.path + "/b", 2);
+  json j = {{"duration_s", 2.4},
+            {"step_s", 0.2},
+            {"memory_mb", 10},
+            {"window", 50},
+            {"models", {{{"name", "a"}, {"repo", "a"}, {"deadline_ms", 50}, {"rate_hz", 100}},
+                        {{"name", "b"}, {"repo", "b"}, {"deadline_ms", 50}, {"rate_hz", 100}}}},
+            {"events", {{{"at_s", 0.5}, {"type", "memory"}, {"memory_mb", 0.1}},
+                        {{"at_s", 0.9}, {"type", "deadline"}, {"model", "a"}, {"deadline_ms", 0.001}},
+                        {{"at_s", 1.3}, {"type", "deadline"}, {"model", "a"}, {"deadline_ms", 50}},
+                        {{"at_s", 1.5}, {"type", "leave"}, {"model", "b"}},
+                        {{"at_s", 1.9}, {"type", "arrive"}, {"model", "b"}}}}};
+  Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
+  RunOptions o;
+  o.csv = tmp.path + "/run.csv";
+  o.progress = false;
+  RunSummary r = run_scenario(sc, random_images(64), o);
+  auto rows = read_rows(o.csv);
+
+  // Events in time order, each followed by a solve.
+  std::vector<std::string> events;
+  double last_t = -1;
+  for (const auto& row : rows) {
+    EXPECT_GE(row.t, last_t - 1e-9);
+    last_t = row.t;
+    if (row.kind == "event") events.push_back(row.event);
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"memory 0.1 MB", "deadline a 0.001 ms", "deadline a 50 ms", "leave b",
+                                              "arrive b"}));
+  // Start, one per event, and re-solves when the measured latency drifts from the (made-up) profile.
+  EXPECT_GE(r.solves, 6);
+
+  // The squeezed memory budget makes the models pick smaller blocks.
+  auto switch_rows = [&](const std::string& why) {
+    std::vector<Row> out;
+    for (const auto& row : rows)
+      if (row.kind == "switch" && row.event == why) out.push_back(row);
+    return out;
+  };
+  auto start = switch_rows("start"), squeezed = switch_rows("memory 0.1 MB");
+  ASSERT_EQ(start.size(), 2u);
+  ASSERT_EQ(squeezed.size(), 2u);
+  EXPECT_LT(std::stod(squeezed[0].f[16]), std::stod(start[0].f[16]));  // memory_bytes
+
+  // The impossible deadline is marked infeasible; the model goes on serving.
+  auto impossible = switch_rows("deadline a 0.001 ms");
+  ASSERT_EQ(impossible.size(), 2u);
+  EXPECT_EQ(impossible[0].f[5], "0");
+  int64_t served_while_infeasible = 0;
+  for (const auto& row : rows)
+    if (row.kind == "step" && row.model == "a" && row.t > 0.95 && row.t < 1.3) served_while_infeasible += std::stoll(row.f[14]);
+  EXPECT_GT(served_while_infeasible, 0);
+  EXPECT_EQ(switch_rows("deadline a 50 ms")[0].f[5], "1");
+
+  // The model that leaves is gone from the next solve and the steps, and its memory with it.
+  auto after_leave = switch_rows("leave b");
+  ASSERT_EQ(after_leave.size(), 1u);
+  EXPECT_EQ(after_leave[0].model, "a");
+  for (const auto& row : rows)
+    if (row.kind == "step" && row.t > 1.55 && row.t < 1.85) EXPECT_EQ(row.model, "a") << "at " << row.t;
+  auto back = switch_rows("arrive b");
+  ASSERT_EQ(back.size(), 2u);
+
+  EXPECT_GT(r.inferences, 100);
+  ASSERT_EQ(r.models.size(), 2u);
+  EXPECT_GE(r.models[0].configurations, 2);
+  EXPECT_EQ(r.memory_violations, 0) << "the budget always admits the smallest blocks here";
+  // Exactly the solves while the impossible deadline held were infeasible.
+  int infeasible_rows = 0, solves_in_window = 0;
+  for (const auto& row : rows) {
+    if (row.kind != "switch" || row.model != "a") continue;
+    bool in_window = row.t >= 0.9 && row.t < 1.3;
+    EXPECT_EQ(row.f[5], in_window ? "0" : "1") << "solve at " << row.t << " (" << row.event << ")";
+    infeasible_rows += row.f[5] == "0";
+    solves_in_window += in_window;
+  }
+  EXPECT_EQ(r.infeasible_solves, infeasible_rows);
+  EXPECT_EQ(solves_in_window, infeasible_rows);
+
+  // The report helpers work on the run.
+  auto table = summary_table({r}, 10);
+  EXPECT_NE(table.find("deadline misses"), std::string::npos);
+  write_summary_json({r}, tmp.path + "/summary.json");
+  EXPECT_NE(read_text_file(tmp.path + "/summary.json").find("\"memory_violations\""), std::string::npos);
+}
+
+TEST(Scenario, MissingRepositoryFailsBeforeServing) {
+  json j = {{"models", {{{"name", "a"}, {"repo", "/nonexistent/repo"}}}}};
+  Scenario sc = parse_scenario(j, "s.json");
+  RunOptions o;
+  o.progress = false;
+  EXPECT_THROWS_WITH(run_scenario(sc, random_images(4), o), IoError, "/nonexistent/repo");
+}
