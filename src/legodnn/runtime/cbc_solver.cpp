@@ -310,18 +310,15 @@ Choice least_violation(const std::vector<ModelChoiceSpec>& models, const SharedB
   return x.decode(models, *sol);
 }
 
-}  // namespace
-
-ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
-                             Objective objective) {
-  validate(models, budget);
-  int64_t nodes = 0;
+// The best selection within the budgets, re-checked with evaluate_choice(), or nothing.
+std::optional<Choice> best_within(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
+                                  Objective objective, int64_t& nodes) {
   std::vector<Choice> cuts;
   for (;;) {
     // The best weighted sum first, even for max-min: it settles feasibility quickly and gives the
     // max-min search a good selection to start from (which it needs: it has weak bounds).
     auto best = within_budgets(models, budget, Objective::Sum, std::nullopt, {}, cuts, nodes);
-    if (!best) break;
+    if (!best) return std::nullopt;
     ScalingDecision d = evaluate_choice(models, budget, *best, objective);
     if (d.feasible && objective == Objective::MaxMin) {
       if (auto better = within_budgets(models, budget, objective, std::nullopt, *best, cuts, nodes)) {
@@ -340,16 +337,53 @@ ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const S
       // As optimize(): among the selections with the best minimum, the best sum of accuracies.
       if (auto more = within_budgets(models, budget, objective, d.objective, *best, cuts, nodes)) {
         ScalingDecision e = evaluate_choice(models, budget, *more, objective);
-        if (e.feasible && e.objective >= d.objective - 1e-12) d = std::move(e);
+        if (e.feasible && e.objective >= d.objective - 1e-12) best = std::move(more);
       }
     }
+    return best;
+  }
+}
+
+}  // namespace
+
+ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
+                             Objective objective) {
+  validate(models, budget);
+  int64_t nodes = 0;
+  auto finish = [&](const Choice& choice, bool feasible) {
+    ScalingDecision d = evaluate_choice(models, budget, choice, objective);
+    d.feasible = d.feasible && feasible;
     d.states = nodes;
     return d;
+  };
+  if (auto best = best_within(models, budget, objective, nodes)) return finish(*best, true);
+
+  // Nothing fits. Each excess is at least what the fastest (smallest) options give; when the
+  // budgets raised to those least values admit a selection, the selections within them are
+  // exactly those of least total excess, and the objective decides among them (as optimize()).
+  std::vector<ModelChoiceSpec> raised = models;
+  SharedBudget raised_budget = budget;
+  double least_bytes = 0, least_share = 0;
+  for (auto& m : raised) {
+    double ms = m.frame_ms, by = m.frame_bytes;
+    for (const auto& opts : m.blocks) {
+      double lo_ms = kInf, lo_by = kInf;
+      for (const auto& o : opts) {
+        lo_ms = std::min(lo_ms, o.latency_ms);
+        lo_by = std::min(lo_by, o.bytes);
+      }
+      ms += lo_ms;
+      by += lo_by;
+    }
+    m.deadline_ms = std::max(m.deadline_ms, ms);
+    least_bytes += by;
+    least_share += m.rate_hz * ms / 1000.0;
   }
-  ScalingDecision d = evaluate_choice(models, budget, least_violation(models, budget, nodes), objective);
-  d.feasible = false;
-  d.states = nodes;
-  return d;
+  raised_budget.memory_bytes = std::max(budget.memory_bytes, least_bytes);
+  if (budget.processor_share && least_share > 1)
+    for (auto& m : raised) m.rate_hz /= least_share;
+  if (auto best = best_within(raised, raised_budget, objective, nodes)) return finish(*best, false);
+  return finish(least_violation(models, budget, nodes), false);
 }
 
 }  // namespace legodnn

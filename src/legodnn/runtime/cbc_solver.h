@@ -11,9 +11,11 @@ namespace legodnn {
 /// Solves exactly with CBC: one binary per model, block and option, one option per block, the
 /// deadline, shared-memory and processor-share rows, and the sum or max-min objective (max-min then
 /// maximizes the sum of accuracies at the best minimum, as optimize() does). Same errors as
-/// optimize(). When nothing fits, solves the least-violation program optimize() documents (summed
-/// relative excess plus 1e-6 times the weighted accuracy loss). Every figure comes from
-/// evaluate_choice() of the selection CBC returned; `states` counts branch-and-bound nodes.
+/// optimize(). When nothing fits, the least summed relative excess, ties broken by the objective:
+/// the best selection within the budgets raised to their least possible values when there is one,
+/// else the least excess plus 1e-6 times the weighted accuracy loss (both as optimize()). Every
+/// figure comes from evaluate_choice() of the selection CBC returned; `states` counts
+/// branch-and-bound nodes.
 ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                              Objective objective = Objective::Sum);
 
