@@ -18,6 +18,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
+  coinor-libcbc-dev
+  python3-pulp coinor-cbc
   dataset-fashion-mnist
   python3-torch
   gnuplot-nox

@@ -1,20 +1,42 @@
-// Benchmark: solve time of the exact scaling optimizer on one model (9 blocks x 5 options) and
-// five models (45 blocks), over budgets from loose to infeasible. Median and 90th percentile.
-//   build/bench_optimizer [--reps R] [--five]
-// The five-model case is opt-in: the current Pareto search takes seconds per solve there.
+// Benchmark: solve time of the exact scaling optimizer on one model (9 blocks x 5 options) and five
+// models (45 blocks), over budgets from loose to infeasible, next to the same problems solved by
+// CBC in-process and by the authors' approach (a PuLP model, CBC run as a subprocess; needs
+// Debian's python3-pulp). Median and 90th percentile per decision, the ratios to the built-in
+// solver, and a check that all three reach the same objective on every budget.
+//   build/bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B]
+//                         [--python PATH] [--pulp-script PATH] [--verbose]
+// --verbose adds one line per budget (verdict, objective, median time of each solver).
+// Exit status 1 when the solvers disagree. CBC in-process is plain branch and bound with tight
+// tolerances (see cbc_solver.cpp); the cbc program behind PuLP adds presolve and cuts, so on the
+// hardest budgets it can be faster than CBC in-process despite starting a process.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "legodnn/runtime/cbc_solver.h"
 #include "legodnn/runtime/optimizer.h"
 
 using namespace legodnn;
+using nlohmann::json;
 
 namespace {
+
+struct Options {
+  int reps = 200, cbc_reps = 50, pulp_reps = 20, budgets = 10;
+  bool verbose = false;
+  std::string python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+  std::string pulp_script = LEGODNN_SOURCE_DIR "/scripts/pulp_baseline.py";
+};
 
 // A model shaped like a profiled resnet20: 9 blocks, sparsities 0..0.8; latency and memory fall
 // roughly linearly with sparsity, drops grow convexly, with per-block noise.
@@ -42,54 +64,233 @@ ModelChoiceSpec synthetic_model(std::mt19937_64& rng, int blocks, int options, c
   return m;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-double p90(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() * 9 / 10];
-}
+// One decision: the models with their deadlines, and the shared memory budget.
+struct Problem {
+  std::vector<ModelChoiceSpec> models;
+  SharedBudget budget;
+};
 
-void run(const char* what, std::vector<ModelChoiceSpec> models, int reps) {
+// `count` budgets from loose to tight: deadlines from 110% down to 45% of the unpruned latency,
+// memory from 110% down to 30% of the unpruned size, each with a little noise.
+std::vector<Problem> budgets_loose_to_tight(const std::vector<ModelChoiceSpec>& base, int count) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   double full_bytes = 0;
-  for (const auto& m : models)
+  for (const auto& m : base) {
+    full_bytes += m.frame_bytes;
     for (const auto& b : m.blocks) full_bytes += b[0].bytes;
-  std::vector<ModelChoiceSpec> base = models;
+  }
+  std::vector<Problem> out;
+  for (int k = 0; k < count; ++k) {
+    double tight = count > 1 ? static_cast<double>(k) / (count - 1) : 0.0;
+    Problem p{base, {}};
+    for (size_t m = 0; m < base.size(); ++m)
+      p.models[m].deadline_ms = base[m].deadline_ms * (1.10 - 0.65 * tight) * (0.97 + 0.06 * u(rng));
+    p.budget.memory_bytes = full_bytes * (1.10 - 0.80 * tight) * (0.97 + 0.06 * u(rng));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+double micros_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Times `reps` decisions, cycling through the problems; keeps the last answer and the times of
+// each problem.
+template <typename Solve>
+std::vector<double> time_solver(const std::vector<Problem>& problems, int reps, Solve solve,
+                                std::vector<ScalingDecision>& answers, std::vector<std::vector<double>>& per_problem) {
   std::vector<double> us;
+  answers.assign(problems.size(), {});
+  per_problem.assign(problems.size(), {});
+  for (int r = 0; r < reps; ++r) {
+    const size_t k = static_cast<size_t>(r) % problems.size();
+    auto t0 = std::chrono::steady_clock::now();
+    ScalingDecision d = solve(problems[k]);
+    us.push_back(micros_since(t0));
+    per_problem[k].push_back(us.back());
+    answers[k] = std::move(d);
+  }
+  return us;
+}
+
+json problem_json(const Problem& p, const std::string& name) {
+  auto num_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  json models = json::array();
+  for (const auto& m : p.models) {
+    json blocks = json::array();
+    for (const auto& b : m.blocks) {
+      json opts = json::array();
+      for (const auto& o : b) opts.push_back({o.drop, o.latency_ms, o.bytes});
+      blocks.push_back(opts);
+    }
+    models.push_back({{"name", m.name}, {"accuracy", m.accuracy}, {"frame_ms", m.frame_ms},
+                      {"frame_bytes", m.frame_bytes}, {"deadline_ms", num_or_null(m.deadline_ms)},
+                      {"weight", m.weight}, {"rate_hz", m.rate_hz}, {"blocks", blocks}});
+  }
+  return {{"name", name}, {"objective", "sum"}, {"memory_bytes", num_or_null(p.budget.memory_bytes)},
+          {"processor_share", p.budget.processor_share}, {"models", models}};
+}
+
+// The PuLP baseline as a subprocess on all problems; per-decision times (us) and per-problem
+// results, or an empty time list (with the reason printed) when it cannot run.
+std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& problems, std::vector<json>& results,
+                             std::string& solver) {
+  char in_path[] = "/tmp/legodnn_pulp_in_XXXXXX";
+  int fd = mkstemp(in_path);
+  if (fd < 0) {
+    std::printf("  PuLP baseline skipped: cannot create a temporary file\n");
+    return {};
+  }
+  close(fd);
+  const std::string out_path = std::string(in_path) + ".out";
+  {
+    json doc = {{"instances", json::array()}};
+    for (size_t k = 0; k < problems.size(); ++k) doc["instances"].push_back(problem_json(problems[k], "budget" + std::to_string(k)));
+    std::ofstream(in_path) << doc.dump();
+  }
+  const int repeats = std::max(1, (opt.pulp_reps + static_cast<int>(problems.size()) - 1) / static_cast<int>(problems.size()));
+  const std::string cmd = "'" + opt.python + "' '" + opt.pulp_script + "' '" + in_path + "' --repeats " +
+                          std::to_string(repeats) + " > '" + out_path + "'";
+  int rc = std::system(cmd.c_str());
+  std::vector<double> us;
+  if (rc != 0) {
+    std::printf("  PuLP baseline skipped: '%s' failed (exit status %d); it needs Debian's python3-pulp and coinor-cbc\n",
+                cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+  } else {
+    try {
+      json out = json::parse(std::ifstream(out_path));
+      solver = out.value("solver", "");
+      for (const auto& r : out.at("results")) {
+        results.push_back(r);
+        for (double s : r.at("seconds")) us.push_back(s * 1e6);
+      }
+    } catch (const std::exception& e) {
+      std::printf("  PuLP baseline skipped: cannot read its output %s: %s\n", out_path.c_str(), e.what());
+      us.clear();
+    }
+  }
+  std::remove(in_path);
+  std::remove(out_path.c_str());
+  return us;
+}
+
+void print_row(const char* what, const std::vector<double>& us, const std::vector<double>* base) {
+  std::printf("  %-24s median %11.1f us   p90 %11.1f us   (%zu decisions)", what, percentile(us, 0.5),
+              percentile(us, 0.9), us.size());
+  if (base) std::printf("   median %.0fx the built-in", percentile(us, 0.5) / percentile(*base, 0.5));
+  std::printf("\n");
+}
+
+// Runs one case; returns the number of disagreements between the solvers.
+int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Options& opt) {
+  const auto problems = budgets_loose_to_tight(base, opt.budgets);
+  std::vector<ScalingDecision> builtin, cbc;
+  std::vector<std::vector<double>> builtin_each, cbc_each;
+  auto builtin_us = time_solver(problems, std::max(opt.reps, opt.budgets),
+                                [](const Problem& p) { return optimize(p.models, p.budget, Objective::Sum); }, builtin,
+                                builtin_each);
+  auto cbc_us = time_solver(problems, std::max(opt.cbc_reps, opt.budgets),
+                            [](const Problem& p) { return optimize_cbc(p.models, p.budget, Objective::Sum); }, cbc,
+                            cbc_each);
   int feasible = 0;
   int64_t states = 0;
-  for (int r = 0; r < reps; ++r) {
-    // Each solve sees new budgets: deadlines 45%-110% of the unpruned latency, memory 30%-110%.
-    for (size_t m = 0; m < models.size(); ++m) models[m].deadline_ms = base[m].deadline_ms * (0.45 + 0.65 * u(rng));
-    SharedBudget b;
-    b.memory_bytes = full_bytes * (0.3 + 0.8 * u(rng));
-    auto t0 = std::chrono::steady_clock::now();
-    auto d = optimize(models, b, Objective::Sum);
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  for (const auto& d : builtin) {
     feasible += d.feasible;
     states += d.states;
   }
-  std::printf("%-34s median %9.1f us   p90 %9.1f us   (%d of %d feasible, %.0f Pareto states per solve)\n", what,
-              median(us), p90(us), feasible, reps, static_cast<double>(states) / reps);
+  std::printf("%s: %d budgets from loose to infeasible (%d feasible; built-in: %.0f Pareto states per solve)\n", what,
+              opt.budgets, feasible, static_cast<double>(states) / opt.budgets);
+  print_row("built-in", builtin_us, nullptr);
+  print_row("CBC in-process", cbc_us, &builtin_us);
+  std::vector<json> pulp;
+  std::string pulp_solver;
+  std::vector<double> pulp_us;
+  if (opt.pulp_reps > 0) pulp_us = run_pulp(opt, problems, pulp, pulp_solver);
+  if (!pulp_us.empty()) print_row("PuLP + CBC subprocess", pulp_us, &builtin_us);
+  if (opt.verbose)
+    for (size_t k = 0; k < problems.size(); ++k) {
+      std::printf("    budget %2zu: %-10s objective %.6f   median built-in %10.1f us, CBC %10.1f us", k,
+                  builtin[k].feasible ? "feasible" : "infeasible", builtin[k].objective,
+                  percentile(builtin_each[k], 0.5), percentile(cbc_each[k], 0.5));
+      if (k < pulp.size()) {
+        std::vector<double> s;
+        for (double x : pulp[k].at("seconds")) s.push_back(x * 1e6);
+        std::printf(", PuLP %10.1f us", percentile(s, 0.5));
+      }
+      std::printf("\n");
+    }
+
+  // The same objective on every budget: exactly (1e-9) for CBC in-process, which runs with tight
+  // tolerances; 1e-6 for the CBC command line, which keeps its default ones (as the authors did).
+  int disagreements = 0;
+  for (size_t k = 0; k < problems.size(); ++k) {
+    const auto& b = builtin[k];
+    const auto& c = cbc[k];
+    if (b.feasible != c.feasible || (b.feasible && std::abs(b.objective - c.objective) > 1e-9)) {
+      ++disagreements;
+      std::printf("  DISAGREEMENT on budget %zu: built-in %s %.12f, CBC in-process %s %.12f\n", k,
+                  b.feasible ? "feasible" : "infeasible", b.objective, c.feasible ? "feasible" : "infeasible",
+                  c.objective);
+    }
+    if (k < pulp.size()) {
+      const auto& p = pulp[k];
+      bool p_feasible = p.at("status") == "Optimal";
+      bool p_infeasible = p.at("status") == "Infeasible";
+      double p_obj = p_feasible ? p.at("objective").get<double>() : 0.0;
+      if ((b.feasible && (!p_feasible || std::abs(b.objective - p_obj) > 1e-6)) || (!b.feasible && !p_infeasible)) {
+        ++disagreements;
+        std::printf("  DISAGREEMENT on budget %zu: built-in %s %.12f, PuLP %s %.12f\n", k,
+                    b.feasible ? "feasible" : "infeasible", b.objective, p.at("status").get<std::string>().c_str(),
+                    p_obj);
+      }
+    }
+  }
+  const std::string who = pulp.empty() ? " (built-in and CBC in-process)" : "; PuLP ran " + pulp_solver;
+  if (disagreements)
+    std::printf("  objectives: THE SOLVERS DISAGREE (%d disagreements over %d budgets)%s\n", disagreements, opt.budgets,
+                who.c_str());
+  else
+    std::printf("  objectives: the solvers agree on all %d budgets%s\n", opt.budgets, who.c_str());
+  return disagreements;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 501;
-  bool five_models = false;
+  Options opt;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--five")) five_models = true;
+    auto next = [&](const char* flag) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", flag);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (!std::strcmp(argv[i], "--reps")) opt.reps = std::atoi(next("--reps"));
+    else if (!std::strcmp(argv[i], "--cbc-reps")) opt.cbc_reps = std::atoi(next("--cbc-reps"));
+    else if (!std::strcmp(argv[i], "--pulp-reps")) opt.pulp_reps = std::atoi(next("--pulp-reps"));
+    else if (!std::strcmp(argv[i], "--budgets")) opt.budgets = std::max(1, std::atoi(next("--budgets")));
+    else if (!std::strcmp(argv[i], "--python")) opt.python = next("--python");
+    else if (!std::strcmp(argv[i], "--pulp-script")) opt.pulp_script = next("--pulp-script");
+    else if (!std::strcmp(argv[i], "--verbose")) opt.verbose = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B] [--python PATH] "
+                   "[--pulp-script PATH] [--verbose]\n");
+      return 2;
+    }
   }
   std::mt19937_64 rng(1);
-  run("1 model, 9 blocks x 5 options", {synthetic_model(rng, 9, 5, "a")}, reps);
-  if (!five_models) return 0;
+  int disagreements = run("1 model, 9 blocks x 5 options", {synthetic_model(rng, 9, 5, "a")}, opt);
   std::vector<ModelChoiceSpec> five;
   for (const char* n : {"a", "b", "c", "d", "e"}) five.push_back(synthetic_model(rng, 9, 5, n));
-  run("5 models, 45 blocks x 5 options", five, std::max(5, reps / 50));
-  return 0;
+  disagreements += run("5 models, 45 blocks x 5 options", five, opt);
+  return disagreements ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include "legodnn/repository/repository.h"
 #include "legodnn/runtime/from_repository.h"
 #include "legodnn/runtime/optimizer.h"
+#include "legodnn/runtime/solve.h"
 #include "legodnn/scenario/demo.h"
 #include "legodnn/scenario/report.h"
 #include "legodnn/scenario/runner.h"
@@ -322,7 +323,7 @@ int main(int argc, char** argv) {
   // ---- select ----
   auto* select = app.add_subcommand("select", "choose every block's descendant within budgets (scaling optimizer)");
   std::vector<std::string> select_repos;
-  std::string select_deadlines, select_objective = "sum";
+  std::string select_deadlines, select_objective = "sum", select_solver = "builtin";
   double select_memory_mb = -1;
   bool select_json = false;
   select->add_option("--repo", select_repos, "profiled block repository (repeat for several models)")->required();
@@ -330,6 +331,8 @@ int main(int argc, char** argv) {
   select->add_option("--memory-mb", select_memory_mb, "memory budget shared by all models (MB of tensors)");
   select->add_option("--objective", select_objective, "sum (of accuracies) or maxmin")
       ->check(CLI::IsMember({"sum", "maxmin"}));
+  select->add_option("--solver", select_solver, "builtin (exact, fast) or cbc (the same problem as a MILP, for cross-checks)")
+      ->check(CLI::IsMember({"builtin", "cbc"}));
   select->add_flag("--json", select_json, "print one JSON document");
 
   // ---- blocks ----
@@ -529,9 +532,10 @@ int main(int argc, char** argv) {
       SharedBudget budget;
       if (select_memory_mb >= 0) budget.memory_bytes = select_memory_mb * 1e6;
       auto t0 = std::chrono::steady_clock::now();
-      auto dec = optimize(specs, budget, select_objective == "sum" ? Objective::Sum : Objective::MaxMin);
+      const Solver solver = parse_solver(select_solver);
+      auto dec = solve(specs, budget, select_objective == "sum" ? Objective::Sum : Objective::MaxMin, solver);
       double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-      json doc = {{"feasible", dec.feasible}, {"objective", dec.objective}, {"solve_us", us},
+      json doc = {{"feasible", dec.feasible}, {"objective", dec.objective}, {"solver", solver_name(solver)}, {"solve_us", us},
                   {"memory_mb", dec.memory_bytes / 1e6}, {"memory_excess_mb", dec.memory_excess_bytes / 1e6},
                   {"models", json::array()}};
       for (size_t m = 0; m < specs.size(); ++m) {
@@ -545,8 +549,9 @@ int main(int argc, char** argv) {
       if (select_json) {
         std::printf("%s\n", doc.dump(1).c_str());
       } else {
-        std::printf("%s; solved in %.0f us; memory %.3f MB%s\n",
-                    dec.feasible ? "feasible" : "INFEASIBLE: least-violating selection", us, dec.memory_bytes / 1e6,
+        std::printf("%s; solved in %.0f us (%s); memory %.3f MB%s\n",
+                    dec.feasible ? "feasible" : "INFEASIBLE: least-violating selection", us, solver_name(solver),
+                    dec.memory_bytes / 1e6,
                     dec.memory_excess_bytes > 0 ? fmt::format(" (over budget by {:.3f} MB)", dec.memory_excess_bytes / 1e6).c_str() : "");
         for (const auto& jm : doc["models"])
           std::printf("  %-12s sparsities %s  est. accuracy %.2f%%  est. latency %.3f ms%s\n",
