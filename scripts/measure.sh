@@ -12,7 +12,7 @@ if [ "${1:-}" != "--skip-bench" ]; then
   echo "== IR executor vs torch::nn ResNet-20"
   build/bench_executor --threads 1
   build/bench_executor --threads 2
-  echo "== scaling optimizer (one model)"
+  echo "== scaling optimizer: built-in vs CBC in-process vs PuLP + cbc subprocess"
   build/bench_optimizer
 fi
 echo "== shipped teachers"
@@ -28,3 +28,10 @@ echo "== resnet20: compositions after retraining"
 for s in 0.2 0.4 0.6 0.8; do $B eval --repo out/measure/resnet20 --select $s --threads 2; done
 echo "== one teacher-training epoch on the same 20,000 images"
 $B train --model resnet20 --epochs 1 --subset 20000 --out out/measure/teacher-epoch --threads 2 2>&1 | grep "done in"
+if [ "${1:-}" != "--skip-bench" ]; then
+  echo "== serving: switches, composition latency, latency estimator"
+  build/bench_serving --repo out/measure/resnet20 --threads 2
+fi
+echo "== the demo (first run builds the demo repositories and baselines; the figures are from a rerun)"
+$B demo
+$B demo
