@@ -31,38 +31,6 @@ constexpr size_t kMaxCuts = 100;    // selections cut off for breaking a budget 
 using Choice = std::vector<std::vector<int>>;
 using Terms = std::vector<std::pair<int, double>>;
 
-// The checks of optimize(), with the same messages (optimizer.cpp keeps its own copy private).
-void check_finite_nonneg(double v, const std::string& what) {
-  if (std::isnan(v) || v < 0) throw OptionError(what + " must be a non-negative number, got " + std::to_string(v));
-}
-
-void validate(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget) {
-  if (models.empty()) throw OptionError("the optimizer needs at least one model");
-  if (std::isnan(budget.memory_bytes) || budget.memory_bytes < 0)
-    throw OptionError("memory budget must be a non-negative number of bytes, got " + std::to_string(budget.memory_bytes));
-  for (const auto& m : models) {
-    const std::string who = "model '" + m.name + "'";
-    if (m.blocks.empty()) throw OptionError(who + " has no blocks (empty repository?)");
-    if (std::isnan(m.deadline_ms) || m.deadline_ms < 0)
-      throw OptionError(who + ": deadline must be a non-negative number of ms, got " + std::to_string(m.deadline_ms));
-    if (std::isnan(m.accuracy)) throw OptionError(who + ": accuracy is NaN");
-    check_finite_nonneg(m.weight, who + ": weight");
-    check_finite_nonneg(m.rate_hz, who + ": rate");
-    check_finite_nonneg(m.frame_ms, who + ": frame latency");
-    check_finite_nonneg(m.frame_bytes, who + ": frame bytes");
-    for (size_t i = 0; i < m.blocks.size(); ++i) {
-      if (m.blocks[i].empty()) throw OptionError(who + ": block " + std::to_string(i) + " has no options");
-      for (size_t j = 0; j < m.blocks[i].size(); ++j) {
-        const auto& o = m.blocks[i][j];
-        std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
-        if (std::isnan(o.drop)) throw OptionError(at + ": drop is NaN");
-        check_finite_nonneg(o.latency_ms, at + ": latency");
-        check_finite_nonneg(o.bytes, at + ": bytes");
-      }
-    }
-  }
-}
-
 // A minimization program: columns with bounds and costs, rows with ranges.
 class Milp {
  public:
@@ -350,7 +318,7 @@ std::optional<Choice> best_within(const std::vector<ModelChoiceSpec>& models, co
 
 ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                              Objective objective) {
-  validate(models, budget);
+  validate_problem(models, budget);
   int64_t nodes = 0;
   auto finish = [&](const Choice& choice, bool feasible) {
     ScalingDecision d = evaluate_choice(models, budget, choice, objective);

@@ -186,38 +186,6 @@ std::vector<int> cross_models(const std::vector<std::vector<Item>>& items, doubl
   return pick;
 }
 
-void check_finite_nonneg(double v, const std::string& what) {
-  if (std::isnan(v) || v < 0) throw OptionError(what + " must be a non-negative number, got " + std::to_string(v));
-}
-
-void validate(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget) {
-  if (models.empty()) throw OptionError("the optimizer needs at least one model");
-  if (std::isnan(budget.memory_bytes) || budget.memory_bytes < 0)
-    throw OptionError("memory budget must be a non-negative number of bytes, got " + std::to_string(budget.memory_bytes));
-  for (const auto& m : models) {
-    const std::string who = "model '" + m.name + "'";
-    if (m.blocks.empty()) throw OptionError(who + " has no blocks (empty repository?)");
-    if (std::isnan(m.deadline_ms) || m.deadline_ms < 0)
-      throw OptionError(who + ": deadline must be a non-negative number of ms, got " + std::to_string(m.deadline_ms));
-    if (std::isnan(m.accuracy)) throw OptionError(who + ": accuracy is NaN");
-    check_finite_nonneg(m.weight, who + ": weight");
-    check_finite_nonneg(m.rate_hz, who + ": rate");
-    check_finite_nonneg(m.frame_ms, who + ": frame latency");
-    check_finite_nonneg(m.frame_bytes, who + ": frame bytes");
-    for (size_t i = 0; i < m.blocks.size(); ++i) {
-      if (m.blocks[i].empty()) throw OptionError(who + ": block " + std::to_string(i) + " has no options");
-      for (size_t j = 0; j < m.blocks[i].size(); ++j) {
-        const auto& o = m.blocks[i][j];
-        std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
-        if (std::isnan(o.drop) || std::isinf(o.drop)) throw OptionError(at + ": drop must be finite");
-        check_finite_nonneg(o.latency_ms, at + ": latency");
-        check_finite_nonneg(o.bytes, at + ": bytes");
-        if (std::isinf(o.latency_ms) || std::isinf(o.bytes)) throw OptionError(at + ": latency and bytes must be finite");
-      }
-    }
-  }
-}
-
 double relative_excess(double value, double limit) {
   if (value <= limit * (1 + kEps)) return 0.0;
   return (value - limit) / std::max(limit, 1e-9);
@@ -475,7 +443,38 @@ class Relaxation {
   Choice best_;
 };
 
+void check_finite_nonneg(double v, const std::string& what) {
+  if (std::isnan(v) || v < 0) throw OptionError(what + " must be a non-negative number, got " + std::to_string(v));
+}
 }  // namespace
+
+void validate_problem(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget) {
+  if (models.empty()) throw OptionError("the optimizer needs at least one model");
+  if (std::isnan(budget.memory_bytes) || budget.memory_bytes < 0)
+    throw OptionError("memory budget must be a non-negative number of bytes, got " + std::to_string(budget.memory_bytes));
+  for (const auto& m : models) {
+    const std::string who = "model '" + m.name + "'";
+    if (m.blocks.empty()) throw OptionError(who + " has no blocks (empty repository?)");
+    if (std::isnan(m.deadline_ms) || m.deadline_ms < 0)
+      throw OptionError(who + ": deadline must be a non-negative number of ms, got " + std::to_string(m.deadline_ms));
+    if (std::isnan(m.accuracy)) throw OptionError(who + ": accuracy is NaN");
+    check_finite_nonneg(m.weight, who + ": weight");
+    check_finite_nonneg(m.rate_hz, who + ": rate");
+    check_finite_nonneg(m.frame_ms, who + ": frame latency");
+    check_finite_nonneg(m.frame_bytes, who + ": frame bytes");
+    for (size_t i = 0; i < m.blocks.size(); ++i) {
+      if (m.blocks[i].empty()) throw OptionError(who + ": block " + std::to_string(i) + " has no options");
+      for (size_t j = 0; j < m.blocks[i].size(); ++j) {
+        const auto& o = m.blocks[i][j];
+        std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
+        if (std::isnan(o.drop) || std::isinf(o.drop)) throw OptionError(at + ": drop must be finite");
+        check_finite_nonneg(o.latency_ms, at + ": latency");
+        check_finite_nonneg(o.bytes, at + ": bytes");
+        if (std::isinf(o.latency_ms) || std::isinf(o.bytes)) throw OptionError(at + ": latency and bytes must be finite");
+      }
+    }
+  }
+}
 
 ScalingDecision evaluate_choice(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                                 const std::vector<std::vector<int>>& choice, Objective objective) {
@@ -834,7 +833,7 @@ Choice least_violation(const std::vector<ModelChoiceSpec>& models, const SharedB
 }  // namespace
 
 ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective) {
-  validate(models, budget);
+  validate_problem(models, budget);
   int64_t states = 0;
   auto finish = [&](const Choice& choice, bool feasible) {
     ScalingDecision d = evaluate_choice(models, budget, choice, objective);

@@ -64,6 +64,11 @@ struct ScalingDecision {
 ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                          Objective objective = Objective::Sum);
 
+/// The checks every solver makes first: throws OptionError naming the model, block, option and
+/// field for NaN or negative budgets, costs or weights, infinite costs, no models, a model
+/// without blocks or a block without options.
+void validate_problem(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget);
+
 /// The estimated accuracy, latency and memory of a given choice (no optimization).
 ScalingDecision evaluate_choice(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                                 const std::vector<std::vector<int>>& choice, Objective objective);
