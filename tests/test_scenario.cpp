@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -206,4 +207,39 @@ TEST(Scenario, MissingRepositoryFailsBeforeServing) {
   RunOptions o;
   o.progress = false;
   EXPECT_THROWS_WITH(run_scenario(sc, random_images(4), o), IoError, "/nonexistent/repo");
+}
+
+TEST(Scenario, ArrivingModelThatCannotBeOpenedStaysOutAndServingGoesOn) {
+  at::set_num_threads(1);
+  TempDir tmp;
+  write_profiled_tiny_repository(tmp.path + "/a", 1);
+  write_profiled_tiny_repository(tmp.path + "/b", 2);
+  json j = {{"duration_s", 0.8},
+            {"step_s", 0.2},
+            {"models", {{{"name", "a"}, {"repo", "a"}, {"rate_hz", 100}},
+                        {{"name", "b"}, {"repo", "b"}, {"rate_hz", 100}, {"active", false}}}},
+            {"events", {{{"at_s", 0.3}, {"type", "arrive"}, {"model", "b"}}}}};
+  Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
+  RunOptions o;
+  o.csv = tmp.path + "/run.csv";
+  o.progress = false;
+  // The file is damaged while the scenario runs, after the runner checked every repository.
+  std::thread damage([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::fstream f(tmp.path + "/b/blocks/b1_s0.pt", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x7f');
+  });
+  RunSummary r = run_scenario(sc, random_images(16), o);
+  damage.join();
+  bool reported = false;
+  int64_t a_after = 0;
+  for (const auto& row : read_rows(o.csv)) {
+    if (row.kind == "event" && row.model == "b" && row.event.find("open failed") != std::string::npos) reported = true;
+    EXPECT_FALSE(row.kind == "step" && row.model == "b");
+    if (row.kind == "step" && row.model == "a" && row.t > 0.35) a_after += std::stoll(row.f[14]);
+  }
+  EXPECT_TRUE(reported);
+  EXPECT_GT(a_after, 0);
+  EXPECT_EQ(r.models[1].inferences, 0);
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -124,7 +125,14 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
     const int64_t k = i % n;
     at::Tensor x = test.images.narrow(0, k, 1);
     auto t0 = Clock::now();
-    at::Tensor y = s.served->forward(x, &ran);
+    at::Tensor y;
+    try {
+      y = s.served->forward(x, &ran);
+    } catch (const std::exception& e) {
+      // A failing model stops serving; the others go on and the step rows show it idle.
+      spdlog::error("{}: inference failed, the model stops serving: {}", s.cfg.name, e.what());
+      return;
+    }
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     bool correct = y.argmax(1).item<int64_t>() == labels[k];
     {
@@ -225,7 +233,7 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
     s.stop = false;
   };
 
-  auto solve = [&](const std::string& why) {
+  std::function<void(const std::string&)> solve = [&](const std::string& why) {
     std::vector<Slot*> act;
     for (auto& s : slots)
       if (s->active) act.push_back(s.get());
@@ -259,7 +267,16 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
       const auto& choice = d.choice[i];
       if (!s.served) {
         auto t1 = Clock::now();
-        s.served = s.sys.open(choice);
+        try {
+          s.served = s.sys.open(choice);
+        } catch (const Error& e) {
+          // A model that cannot be loaded stays out; the others are re-solved without it.
+          spdlog::error("[{}] {} cannot be opened and stays inactive: {}", system, s.cfg.name, e.what());
+          csv << system << ',' << fmt(now_s()) << ",event," << csv_field(s.cfg.name) << ','
+              << csv_field("open failed: " + std::string(e.what())) << ",,,,,,,,,,,,,,,,\n";
+          s.active = false;
+          return solve("a model failed to open");
+        }
         reports[i].ok = true;
         reports[i].selection = choice;
         reports[i].bytes_from_disk = s.served->memory().total();
