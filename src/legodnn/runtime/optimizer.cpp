@@ -213,6 +213,8 @@ class Relaxation {
     double lam = 0, nu = 0, theta = 1.0;
     int stalled = 0;
     Choice x, repaired;
+    Totals t;
+    std::vector<double> g_dl(M_, 0.0);
     for (int it = 0; it < iterations; ++it) {
       double L = relaxed(lam, mu, nu, x);
       if (L > bound_ + 1e-15) {
@@ -223,7 +225,7 @@ class Relaxation {
         theta *= 0.5;
         stalled = 0;
       }
-      Totals t = totals(x);
+      totals_into(x, t);
       if (feasible(t)) offer(x);
       else if (x != repaired) {
         repaired = x;
@@ -235,7 +237,7 @@ class Relaxation {
       if (lam <= 0 && g_mem < 0) g_mem = 0;
       double g_sh = share_on_ ? t.share - 1 : 0.0;
       if (nu <= 0 && g_sh < 0) g_sh = 0;
-      std::vector<double> g_dl(M_, 0.0);
+      std::fill(g_dl.begin(), g_dl.end(), 0.0);
       double norm2 = g_mem * g_mem + g_sh * g_sh;
       for (size_t m = 0; m < M_; ++m) {
         if (!dl_on_[m]) continue;
@@ -290,6 +292,12 @@ class Relaxation {
 
   Totals totals(const Choice& x) const {
     Totals t;
+    totals_into(x, t);
+    return t;
+  }
+
+  void totals_into(const Choice& x, Totals& t) const {
+    t.bytes = t.share = t.cost = 0;
     t.latency.resize(M_);
     for (size_t m = 0; m < M_; ++m) {
       const auto& mo = models_[m];
@@ -304,7 +312,6 @@ class Relaxation {
       t.latency[m] = lat;
       t.share += mo.rate_hz * lat / 1000.0;
     }
-    return t;
   }
 
   bool feasible(const Totals& t) const {
@@ -466,11 +473,15 @@ void validate_problem(const std::vector<ModelChoiceSpec>& models, const SharedBu
       if (m.blocks[i].empty()) throw OptionError(who + ": block " + std::to_string(i) + " has no options");
       for (size_t j = 0; j < m.blocks[i].size(); ++j) {
         const auto& o = m.blocks[i][j];
+        // The message is built only for a bad option: this runs on every solve.
+        if (std::isfinite(o.drop) && std::isfinite(o.latency_ms) && o.latency_ms >= 0 && std::isfinite(o.bytes) &&
+            o.bytes >= 0)
+          continue;
         std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
-        if (std::isnan(o.drop) || std::isinf(o.drop)) throw OptionError(at + ": drop must be finite");
+        if (!std::isfinite(o.drop)) throw OptionError(at + ": drop must be finite");
         check_finite_nonneg(o.latency_ms, at + ": latency");
         check_finite_nonneg(o.bytes, at + ": bytes");
-        if (std::isinf(o.latency_ms) || std::isinf(o.bytes)) throw OptionError(at + ": latency and bytes must be finite");
+        throw OptionError(at + ": latency and bytes must be finite");
       }
     }
   }
@@ -580,7 +591,7 @@ Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBud
 
   if (objective == Objective::Sum) {
     Relaxation rx(models, budget);
-    rx.solve(60);
+    rx.solve(30);
     if (rx.proved()) return rx.best();
     const double U = rx.best_cost();  // infinite when the heuristic found nothing
     std::vector<std::vector<double>> rest(M);
