@@ -167,6 +167,16 @@ Model model_for(const std::string& checkpoint, const std::string& name, const Zo
   return m;
 }
 
+// Loads a trained model folder; `expected` (when given) must match the model name it records.
+Model load_teacher(const std::string& dir, const std::string& expected, std::string& name) {
+  json meta;
+  Model m = load_model(dir, &meta);
+  name = meta.value("model", expected);
+  if (!expected.empty() && name != expected)
+    throw OptionError(dir + ": holds model '" + name + "', not '" + expected + "'");
+  return m;
+}
+
 void print_stats(const std::string& name, const Graph& g) {
   auto st = graph_stats(g);
   std::printf("%-12s nodes %4zu  convs %3lld  params %9lld  MACs %11lld  bytes %10lld\n", name.c_str(),
@@ -468,11 +478,8 @@ int main(int argc, char** argv) {
       for (const auto& name : info_models) print_stats(name, build_zoo_model(name, info_zoo));
     } else if (*build) {
       apply_threads(common);
-      json meta;
-      Model m = load_model(build_ckpt, &meta);
-      std::string name = meta.value("model", build_model);
-      if (!build_model.empty() && name != build_model)
-        throw OptionError(build_ckpt + ": holds model '" + name + "', not '" + build_model + "'");
+      std::string name;
+      Model m = load_teacher(build_ckpt, build_model, name);
       bopt.model_name = name;
       if (!build_pairs.empty()) bopt.explicit_blocks = parse_block_pairs(build_pairs);
       FashionMnistOptions fo;
@@ -485,11 +492,8 @@ int main(int argc, char** argv) {
       if (!r.complete) return 3;
     } else if (*baseline) {
       apply_threads(common);
-      json meta;
-      Model m = load_model(base_teacher, &meta);
-      std::string name = meta.value("model", base_model);
-      if (!base_model.empty() && name != base_model)
-        throw OptionError(base_teacher + ": holds model '" + name + "', not '" + base_model + "'");
+      std::string name;
+      Model m = load_teacher(base_teacher, base_model, name);
       gopt.model_name = name;
       if (!base_pairs.empty()) gopt.explicit_blocks = parse_block_pairs(base_pairs);
       FashionMnistOptions fo;
