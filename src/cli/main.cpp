@@ -189,6 +189,10 @@ void run_scenarios(const Scenario& sc, const Split& test, const std::string& whi
   std::vector<SystemKind> systems;
   if (which != "baseline") systems.push_back(SystemKind::LegoDnn);
   if (which != "legodnn") systems.push_back(SystemKind::ModelGrained);
+  if (which != "legodnn")
+    for (const auto& m : sc.models)
+      if (m.baseline.empty())
+        throw OptionError("scenario model '" + m.name + "' has no \"baseline\" folder; the model-grained run needs one");
   std::vector<RunSummary> runs;
   std::vector<std::pair<std::string, std::string>> csvs;
   for (SystemKind k : systems) {
