@@ -167,7 +167,7 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   EXPECT_EQ(impossible[0].f[8], "0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8");
   int64_t served_while_infeasible = 0;
   for (const auto& row : rows)
-    if (row.kind == "step" && row.model == "a" && row.t > 0.95 && row.t < 1.3) served_while_infeasible += std::stoll(row.f[14]);
+    if (row.kind == "step" && row.model == "a" && row.f[13] == "0.001") served_while_infeasible += std::stoll(row.f[14]);
   EXPECT_GT(served_while_infeasible, 0);
   EXPECT_EQ(switch_rows("deadline a 50 ms")[0].f[5], "1");
 
@@ -175,8 +175,13 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   auto after_leave = switch_rows("leave b");
   ASSERT_EQ(after_leave.size(), 1u);
   EXPECT_EQ(after_leave[0].model, "a");
+  double left = 0, came_back = 0;
+  for (const auto& row : rows) {
+    if (row.kind == "event" && row.event == "leave b") left = row.t;
+    if (row.kind == "event" && row.event == "arrive b") came_back = row.t;
+  }
   for (const auto& row : rows)
-    if (row.kind == "step" && row.t > 1.55 && row.t < 1.85) EXPECT_EQ(row.model, "a") << "at " << row.t;
+    if (row.kind == "step" && row.t > left && row.t < came_back) EXPECT_EQ(row.model, "a") << "at " << row.t;
   auto back = switch_rows("arrive b");
   ASSERT_EQ(back.size(), 2u);
 
@@ -188,7 +193,7 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   int infeasible_rows = 0, solves_in_window = 0;
   for (const auto& row : rows) {
     if (row.kind != "switch" || row.model != "a") continue;
-    bool in_window = row.t >= 0.9 && row.t < 1.3;
+    bool in_window = row.f[13] == "0.001";  // the deadline this solve planned for
     EXPECT_EQ(row.f[5], in_window ? "0" : "1") << "solve at " << row.t << " (" << row.event << ")";
     infeasible_rows += row.f[5] == "0";
     solves_in_window += in_window;
@@ -216,18 +221,18 @@ TEST(Scenario, ArrivingModelThatCannotBeOpenedStaysOutAndServingGoesOn) {
   TempDir tmp;
   write_profiled_tiny_repository(tmp.path + "/a", 1);
   write_profiled_tiny_repository(tmp.path + "/b", 2);
-  json j = {{"duration_s", 0.8},
+  json j = {{"duration_s", 1.0},
             {"step_s", 0.2},
             {"models", {{{"name", "a"}, {"repo", "a"}, {"rate_hz", 100}},
                         {{"name", "b"}, {"repo", "b"}, {"rate_hz", 100}, {"active", false}}}},
-            {"events", {{{"at_s", 0.3}, {"type", "arrive"}, {"model", "b"}}}}};
+            {"events", {{{"at_s", 0.6}, {"type", "arrive"}, {"model", "b"}}}}};
   Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
   RunOptions o;
   o.csv = tmp.path + "/run.csv";
   o.progress = false;
   // The file is damaged while the scenario runs, after the runner checked every repository.
   std::thread damage([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::fstream f(tmp.path + "/b/blocks/b1_s0.pt", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
     f.put('\x7f');
@@ -239,7 +244,7 @@ TEST(Scenario, ArrivingModelThatCannotBeOpenedStaysOutAndServingGoesOn) {
   for (const auto& row : read_rows(o.csv)) {
     if (row.kind == "event" && row.model == "b" && row.event.find("open failed") != std::string::npos) reported = true;
     EXPECT_FALSE(row.kind == "step" && row.model == "b");
-    if (row.kind == "step" && row.model == "a" && row.t > 0.35) a_after += std::stoll(row.f[14]);
+    if (row.kind == "step" && row.model == "a" && row.t > 0.65) a_after += std::stoll(row.f[14]);
   }
   EXPECT_TRUE(reported);
   EXPECT_GT(a_after, 0);
