@@ -328,31 +328,9 @@ ScalingDecision optimize_cbc(const std::vector<ModelChoiceSpec>& models, const S
   };
   if (auto best = best_within(models, budget, objective, nodes)) return finish(*best, true);
 
-  // Nothing fits. Each excess is at least what the fastest (smallest) options give; when the
-  // budgets raised to those least values admit a selection, the selections within them are
-  // exactly those of least total excess, and the objective decides among them (as optimize()).
-  std::vector<ModelChoiceSpec> raised = models;
-  SharedBudget raised_budget = budget;
-  double least_bytes = 0, least_share = 0;
-  for (auto& m : raised) {
-    double ms = m.frame_ms, by = m.frame_bytes;
-    for (const auto& opts : m.blocks) {
-      double lo_ms = kInf, lo_by = kInf;
-      for (const auto& o : opts) {
-        lo_ms = std::min(lo_ms, o.latency_ms);
-        lo_by = std::min(lo_by, o.bytes);
-      }
-      ms += lo_ms;
-      by += lo_by;
-    }
-    m.deadline_ms = std::max(m.deadline_ms, ms);
-    least_bytes += by;
-    least_share += m.rate_hz * ms / 1000.0;
-  }
-  raised_budget.memory_bytes = std::max(budget.memory_bytes, least_bytes);
-  if (budget.processor_share && least_share > 1)
-    for (auto& m : raised) m.rate_hz /= least_share;
-  if (auto best = best_within(raised, raised_budget, objective, nodes)) return finish(*best, false);
+  // Nothing fits: the best selection within the budgets raised to their least excess (as optimize()).
+  const RaisedProblem raised = raise_to_least_excess(models, budget);
+  if (auto best = best_within(raised.models, raised.budget, objective, nodes)) return finish(*best, false);
   return finish(least_violation(models, budget, nodes), false);
 }
 

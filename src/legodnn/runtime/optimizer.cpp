@@ -843,6 +843,21 @@ Choice least_violation(const std::vector<ModelChoiceSpec>& models, const SharedB
 
 }  // namespace
 
+RaisedProblem raise_to_least_excess(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget) {
+  RaisedProblem p{models, budget};
+  double all_min = 0, share_min = 0;
+  for (auto& m : p.models) {
+    const Rest r = rest_minima(m);
+    m.deadline_ms = std::max(m.deadline_ms, m.frame_ms + r.ms[0]);
+    all_min += m.frame_bytes + r.bytes[0];
+    share_min += m.rate_hz * (m.frame_ms + r.ms[0]) / 1000.0;
+  }
+  p.budget.memory_bytes = std::max(budget.memory_bytes, all_min);
+  if (budget.processor_share && share_min > 1)
+    for (auto& m : p.models) m.rate_hz /= share_min;  // the share cap raised to share_min
+  return p;
+}
+
 ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget, Objective objective) {
   validate_problem(models, budget);
   int64_t states = 0;
@@ -855,22 +870,9 @@ ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const Share
   Choice best = best_feasible(models, budget, objective, states);
   if (!best.empty()) return finish(best, true);
 
-  // Nothing fits. Every excess term is at least what the fastest (smallest) options give, so when
-  // the budgets raised to those least values still admit a selection, the selections within them
-  // are exactly those with the least total excess: pick the best of them by the objective.
-  std::vector<ModelChoiceSpec> raised = models;
-  SharedBudget raised_budget = budget;
-  double all_min = 0, share_min = 0;
-  for (auto& m : raised) {
-    const Rest r = rest_minima(m);
-    m.deadline_ms = std::max(m.deadline_ms, m.frame_ms + r.ms[0]);
-    all_min += m.frame_bytes + r.bytes[0];
-    share_min += m.rate_hz * (m.frame_ms + r.ms[0]) / 1000.0;
-  }
-  raised_budget.memory_bytes = std::max(budget.memory_bytes, all_min);
-  if (budget.processor_share && share_min > 1)
-    for (auto& m : raised) m.rate_hz /= share_min;  // the share cap raised to share_min
-  best = best_feasible(raised, raised_budget, objective, states);
+  // Nothing fits: the best selection within the budgets raised to their least excess, if any.
+  const RaisedProblem raised = raise_to_least_excess(models, budget);
+  best = best_feasible(raised.models, raised.budget, objective, states);
   if (best.empty()) best = least_violation(models, budget, objective, states);
   return finish(best, false);
 }

@@ -64,6 +64,17 @@ struct ScalingDecision {
 ScalingDecision optimize(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                          Objective objective = Objective::Sum);
 
+/// The problem with every budget raised to the least value any selection can reach (each deadline
+/// to the model's fastest composition, memory to the smallest, the processor share to the least).
+/// Each excess term is at least its value there, so when this problem admits a selection, the
+/// selections within it are exactly those with the least total excess, and the objective decides
+/// among them: how both solvers answer when nothing fits.
+struct RaisedProblem {
+  std::vector<ModelChoiceSpec> models;
+  SharedBudget budget;
+};
+RaisedProblem raise_to_least_excess(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget);
+
 /// The checks every solver makes first: throws OptionError naming the model, block, option and
 /// field for NaN or negative budgets, costs or weights, infinite costs, no models, a model
 /// without blocks or a block without options.
