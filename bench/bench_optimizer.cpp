@@ -25,6 +25,8 @@
 
 #include "legodnn/runtime/cbc_solver.h"
 #include "legodnn/runtime/optimizer.h"
+#include "legodnn/util/error.h"
+#include "legodnn/util/process.h"
 
 using namespace legodnn;
 using nlohmann::json;
@@ -156,13 +158,22 @@ std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& pro
     std::ofstream(in_path) << doc.dump();
   }
   const int repeats = std::max(1, (opt.pulp_reps + static_cast<int>(problems.size()) - 1) / static_cast<int>(problems.size()));
-  const std::string cmd = "'" + opt.python + "' '" + opt.pulp_script + "' '" + in_path + "' --repeats " +
-                          std::to_string(repeats) + " > '" + out_path + "'";
-  int rc = std::system(cmd.c_str());
+  // An argument vector, no shell: the paths are passed as they are.
+  const std::vector<std::string> cmd = {opt.python, opt.pulp_script, in_path, "--repeats", std::to_string(repeats)};
+  ProcessOptions po;
+  po.stdout_path = out_path;
+  int rc = -1;
+  std::string why;
+  try {
+    rc = run_program(cmd, po);
+  } catch (const IoError& e) {
+    why = e.what();
+  }
   std::vector<double> us;
   if (rc != 0) {
-    std::printf("  PuLP baseline skipped: '%s' failed (exit status %d); it needs Debian's python3-pulp and coinor-cbc\n",
-                cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
+    std::printf("  PuLP baseline skipped: %s %s failed (%s); it needs Debian's python3-pulp and coinor-cbc\n",
+                opt.python.c_str(), opt.pulp_script.c_str(),
+                why.empty() ? ("exit status " + std::to_string(rc)).c_str() : why.c_str());
   } else {
     try {
       json out = json::parse(std::ifstream(out_path));

@@ -13,6 +13,7 @@
 #include "legodnn/models/builder.h"
 #include "legodnn/models/zoo.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/process.h"
 #include "test_util.h"
 
 using namespace legodnn;
@@ -162,7 +163,9 @@ TEST(Serialize, GraphAndTensorsRoundTripBitExactly) {
 TEST(Serialize, PythonTorchLoadOpensTheTensorFile) {
   // Debian's python3-torch lives with the system interpreter, not a pyenv one.
   const char* py = "/usr/bin/python3";
-  if (std::system((std::string(py) + " -c 'import torch' 2>/dev/null").c_str()) != 0)
+  ProcessOptions quiet;
+  quiet.stderr_path = "/dev/null";
+  if (!find_program(py) || run_program({py, "-c", "import torch"}, quiet) != 0)
     GTEST_SKIP() << "python3-torch is not installed";
   Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
   Weights w = init_weights(g, 7);
@@ -176,7 +179,9 @@ TEST(Serialize, PythonTorchLoadOpensTheTensorFile) {
                            "assert tuple(t.shape) == (4, 3, 3, 3), t.shape\n"
                            "print(repr(float(t.double().sum())))\n";
   std::string out_file = dir + "/out.txt";
-  ASSERT_EQ(std::system((std::string(py) + " " + script + " " + dir + "/w.pt > " + out_file).c_str()), 0);
+  ProcessOptions to_file;
+  to_file.stdout_path = out_file;
+  ASSERT_EQ(run_program({py, script, dir + "/w.pt"}, to_file), 0);
   double py_sum = std::stod(read_text_file(out_file));
   EXPECT_DOUBLE_EQ(py_sum, w.at("c.weight").to(at::kDouble).sum().item<double>());
   fs::remove_all(dir);

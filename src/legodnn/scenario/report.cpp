@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
+#include "legodnn/util/process.h"
 
 namespace legodnn {
 namespace {
@@ -77,47 +79,121 @@ std::string summary_table(const std::vector<RunSummary>& runs, double memory_bud
   return s.str();
 }
 
+namespace {
+
+// The records of a CSV text (RFC 4180 quoting, as the runner writes it: a quoted field may hold
+// commas, doubled quotes and newlines).
+std::vector<std::vector<std::string>> csv_records(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row(1);
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') row.back() += '"', ++i;
+      else if (c == '"') quoted = false;
+      else row.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.emplace_back();
+    } else if (c == '\n') {
+      rows.push_back(std::move(row));
+      row.assign(1, "");
+    } else if (c != '\r') {
+      row.back() += c;
+    }
+  }
+  if (row.size() > 1 || !row[0].empty()) rows.push_back(std::move(row));
+  return rows;
+}
+
+// A label as gnuplot will read it from a data file's header line: no separators, quotes or
+// control characters, so it stays one field and is only ever shown, never parsed.
+std::string plot_label(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) o += (c < 0x20 || c == 0x7f || c == ',' || c == '"') ? '_' : static_cast<char>(c);
+  return o;
+}
+
+std::string finite_or_empty(const std::string& v, double scale) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(d)) return "";
+  char b[48];
+  std::snprintf(b, sizeof b, "%.9g", d * scale);
+  return b;
+}
+
+}  // namespace
+
 std::vector<std::string> plot_runs(const std::vector<std::pair<std::string, std::string>>& csvs,
                                    const std::vector<std::string>& models, const std::string& dir) {
   namespace fs = std::filesystem;
+  // No input text ever reaches gnuplot's command language (DESIGN.md section 16): every series is
+  // a data file with a fixed name, its legend title is that file's header (gnuplot's columnheader),
+  // and gnuplot runs in `dir` with an argument vector, so the script names only fixed files.
+  static const char* kColumns[] = {"t_s", "measured_accuracy", "measured_latency_ms", "memory_bytes",
+                                   "memory_budget_bytes"};
+  static const double kScale[] = {1, 1, 1, 1e-6, 1e-6};
+  std::vector<std::string> series;  // data files, relative to `dir`
+  for (size_t c = 0; c < csvs.size(); ++c) {
+    const auto& [system, csv] = csvs[c];
+    const auto rows = csv_records(read_file(csv));
+    if (rows.empty()) throw IoError(csv + ": empty CSV, nothing to plot");
+    const auto& header = rows[0];
+    auto column = [&](const std::string& name) {
+      for (size_t k = 0; k < header.size(); ++k)
+        if (header[k] == name) return k;
+      throw IoError(csv + ": no column '" + name + "' to plot");
+    };
+    const size_t kind = column("kind"), model = column("model");
+    size_t cols[5];
+    for (int k = 0; k < 5; ++k) cols[k] = column(kColumns[k]);
+    std::vector<std::string> data(models.size());
+    for (size_t m = 0; m < models.size(); ++m) {
+      const std::string title = plot_label(system + " " + models[m]);
+      data[m] = "t_s," + title + "," + title + "," + title + ",budget\n";
+    }
+    for (size_t r = 1; r < rows.size(); ++r) {
+      const auto& f = rows[r];
+      if (f.size() != header.size() || f[kind] != "step") continue;
+      for (size_t m = 0; m < models.size(); ++m) {
+        if (f[model] != models[m]) continue;
+        for (int k = 0; k < 5; ++k) data[m] += (k ? "," : "") + finite_or_empty(f[cols[k]], kScale[k]);
+        data[m] += "\n";
+      }
+    }
+    for (size_t m = 0; m < models.size(); ++m) {
+      std::string name = "plot-data/" + std::to_string(c) + "-" + std::to_string(m) + ".csv";
+      atomic_write_file((fs::path(dir) / name).string(), data[m]);
+      series.push_back(name);
+    }
+  }
   std::ostringstream gp;
-  gp << "# Made by legodnn run; render with: gnuplot plots.gp\n"
+  gp << "# Made by legodnn run; render with: cd into this folder, then gnuplot plots.gp\n"
      << "set datafile separator ','\nset terminal png size 1100,420 noenhanced\nset key outside right\nset grid\n"
      << "set xlabel 'time (s)'\n";
-  // Rows of one kind and model, from one CSV (gnuplot reads a shell pipe).
-  auto rows = [&](const std::string& csv, const std::string& model) {
-    return "'< grep \",step," + model + ",\" " + fs::absolute(csv).string() + "'";
+  auto plot = [&](const char* png, const char* ylabel, int column, bool budget) {
+    gp << "set output '" << png << "'\nset ylabel '" << ylabel << "'\nplot ";
+    for (size_t k = 0; k < series.size(); ++k)
+      gp << (k ? ", " : "") << "'" << series[k] << "' using 1:" << column << " with lines title columnheader("
+         << column << ")";
+    if (budget && !series.empty())
+      gp << ", '" << series[0] << "' using 1:5 with lines dt 2 lw 2 title columnheader(5)";
+    gp << "\n";
   };
-  auto plot = [&](const std::string& png, const std::string& ylabel, int column, const std::string& extra) {
-    gp << "set output '" << fs::absolute(fs::path(dir) / png).string() << "'\nset ylabel '" << ylabel << "'\nplot ";
-    bool first = true;
-    for (const auto& [system, csv] : csvs)
-      for (const auto& m : models) {
-        gp << (first ? "" : ", ") << rows(csv, m) << " using 2:" << column << " with lines title '" << system << " "
-           << m << "'";
-        first = false;
-      }
-    gp << extra << "\n";
-  };
-  plot("accuracy.png", "accuracy (rolling window)", 11, "");
-  plot("latency.png", "median latency (ms)", 13, "");
-  // Memory: each system's total is the sum over models; plot per model and the budget.
-  gp << "set output '" << fs::absolute(fs::path(dir) / "memory.png").string()
-     << "'\nset ylabel 'memory in use (MB)'\nplot ";
-  bool first = true;
-  for (const auto& [system, csv] : csvs)
-    for (const auto& m : models) {
-      gp << (first ? "" : ", ") << rows(csv, m) << " using 2:($17/1e6) with lines title '" << system << " " << m << "'";
-      first = false;
-    }
-  if (!csvs.empty())
-    gp << ", " << rows(csvs[0].second, models.at(0)) << " using 2:($18/1e6) with lines dt 2 lw 2 title 'budget'";
-  gp << "\n";
+  plot("accuracy.png", "accuracy (rolling window)", 2, false);
+  plot("latency.png", "median latency (ms)", 3, false);
+  plot("memory.png", "memory in use (MB)", 4, true);
   const std::string script = (fs::path(dir) / "plots.gp").string();
   atomic_write_file(script, gp.str());
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) return {};
-  if (std::system(("gnuplot '" + script + "' 2> '" + (fs::path(dir) / "gnuplot.log").string() + "'").c_str()) != 0)
-    return {};
+  if (series.empty() || !find_program("gnuplot")) return {};
+  ProcessOptions po;
+  po.cwd = dir;
+  po.stdout_path = (fs::path(dir) / "gnuplot.log").string();
+  po.stderr_path = po.stdout_path;
+  if (run_program({"gnuplot", "plots.gp"}, po) != 0) return {};
   std::vector<std::string> out;
   for (const char* p : {"accuracy.png", "latency.png", "memory.png"}) out.push_back((fs::path(dir) / p).string());
   return out;

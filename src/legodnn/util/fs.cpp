@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -50,5 +51,28 @@ void atomic_write_file(const std::string& path, const std::vector<char>& data) {
   write_all(path, data.data(), data.size());
 }
 bool path_exists(const std::string& path) { return fs::exists(path); }
+
+std::string safe_path_component(const std::string& name, const std::string& fallback) {
+  std::string o;
+  for (unsigned char c : name) {
+    if (o.size() >= 100) break;
+    bool keep = std::isalnum(c) || c == '-' || c == '_' || (c == '.' && !o.empty());
+    o += keep ? static_cast<char>(c) : '_';
+  }
+  return o.empty() ? fallback : o;
+}
+
+void ensure_writable_dir(const std::string& dir) {
+  if (dir.empty()) throw IoError("output folder: empty path");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir + ": cannot create the output folder (" + ec.message() + ")");
+  if (!fs::is_directory(dir)) throw IoError(dir + ": the output path exists and is not a folder");
+  const std::string probe = (fs::path(dir) / (".write-check.tmp." + std::to_string(::getpid()))).string();
+  FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw IoError(dir + ": the output folder is not writable (" + std::strerror(errno) + ")");
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
 
 }  // namespace legodnn

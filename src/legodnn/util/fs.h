@@ -14,5 +14,12 @@ void atomic_write_file(const std::string& path, const std::string& data);
 void atomic_write_file(const std::string& path, const std::vector<char>& data);
 /// True if the path exists.
 bool path_exists(const std::string& path);
+/// `name` (text from an input file, such as a scenario's name) made safe as ONE path component:
+/// letters, digits, '-', '_' and '.' are kept, anything else becomes '_', a leading '.' becomes '_'
+/// (so no "..", no hidden file), and at most 100 characters; an empty result is `fallback`.
+std::string safe_path_component(const std::string& name, const std::string& fallback = "unnamed");
+/// Creates `dir` (and its parents) if needed and checks that a file can be written in it, before
+/// any long work starts. Throws IoError naming the folder and the reason.
+void ensure_writable_dir(const std::string& dir);
 
 }  // namespace legodnn
