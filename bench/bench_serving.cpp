@@ -25,6 +25,7 @@
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/graph.h"
 #include "legodnn/repository/repository.h"
+#include "legodnn/repository/selection.h"
 #include "legodnn/runtime/from_repository.h"
 #include "legodnn/runtime/latency_estimator.h"
 #include "legodnn/runtime/scalable_model.h"
@@ -104,21 +105,6 @@ double ms_of(const std::function<void()>& f) {
 }
 
 using Selection = std::vector<int>;
-
-// The descendant of block `b` whose sparsity is closest to `s`.
-int nearest(const Manifest& m, size_t b, double s) {
-  const auto& d = m.blocks[b].descendants;
-  int best = 0;
-  for (size_t j = 1; j < d.size(); ++j)
-    if (std::abs(d[j].sparsity - s) < std::abs(d[best].sparsity - s)) best = static_cast<int>(j);
-  return best;
-}
-
-Selection uniform(const Manifest& m, double s) {
-  Selection sel;
-  for (size_t b = 0; b < m.blocks.size(); ++b) sel.push_back(nearest(m, b, s));
-  return sel;
-}
 
 // rng() % n rather than std::uniform_int_distribution: the same seed gives the same compositions
 // with every standard library.
@@ -200,14 +186,14 @@ void bench_switching(const Args& a, const Repository& repo, const at::Tensor& x,
   const Manifest& m = repo.manifest();
   const int nb = static_cast<int>(m.blocks.size());
   const Selection base(nb, 0);
-  const int mid = nearest(m, 0, 0.4);
+  const int mid = nearest_descendant(m, 0, 0.4);
   const double s_mid = m.blocks[0].descendants[mid].sparsity;
   char buf[64];
 
   std::vector<SwitchCase> cases;
   {
     Selection one = base;
-    one[nb / 2] = nearest(m, nb / 2, s_mid);
+    one[nb / 2] = nearest_descendant(m, nb / 2, s_mid);
     std::snprintf(buf, sizeof buf, "1 block (%d)", nb / 2);
     cases.push_back({buf, one});
   }
@@ -217,12 +203,12 @@ void bench_switching(const Args& a, const Repository& repo, const at::Tensor& x,
     for (int i = 0; i < 3; ++i) std::swap(ids[i], ids[i + static_cast<int>(rng() % (nb - i))]);
     std::sort(ids.begin(), ids.begin() + 3);
     Selection three = base;
-    for (int i = 0; i < 3; ++i) three[ids[i]] = nearest(m, ids[i], s_mid);
+    for (int i = 0; i < 3; ++i) three[ids[i]] = nearest_descendant(m, ids[i], s_mid);
     std::snprintf(buf, sizeof buf, "3 blocks (%d,%d,%d)", ids[0], ids[1], ids[2]);
     cases.push_back({buf, three});
   }
   std::snprintf(buf, sizeof buf, "all %d blocks", nb);
-  cases.push_back({buf, uniform(m, s_mid)});
+  cases.push_back({buf, uniform_selection(m, s_mid)});
 
   std::printf("\n== 1. Switching blocks vs loading the whole composed model ==\n");
   std::printf("Each change goes from the teacher (all 0.0) to sparsity %.1f in the named blocks; median of %d.\n",
@@ -332,7 +318,7 @@ void bench_latency(const Args& a, ScalableModel& model, const at::Tensor& x, std
     char buf[32];
     std::snprintf(buf, sizeof buf, "uniform %.1f", d.sparsity);
     names.push_back(buf);
-    sels.push_back(uniform(m, d.sparsity));
+    sels.push_back(uniform_selection(m, d.sparsity));
   }
   for (int i = 0; i < kRandomLatencyCompositions; ++i) {
     names.push_back("random " + std::to_string(i + 1));

@@ -1,0 +1,130 @@
+// legodnn run and legodnn demo: multi-DNN scenarios served in real time, LegoDNN against the
+// model-grained baseline.
+#include <cstdio>
+#include <memory>
+
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/cli.h"
+#include "legodnn/baseline/model_grained.h"
+#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/repository/repository.h"
+#include "legodnn/scenario/demo.h"
+#include "legodnn/scenario/report.h"
+#include "legodnn/scenario/runner.h"
+#include "legodnn/scenario/scenario.h"
+#include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
+
+namespace legodnn::cli {
+namespace {
+
+// Every input of every system the run will use, opened (and so validated) before either runs:
+// a damaged baseline must not surface only after the LegoDNN run has taken its minutes.
+void check_inputs(const Scenario& sc, const std::vector<SystemKind>& systems) {
+  for (SystemKind k : systems)
+    for (const auto& m : sc.models) {
+      if (k == SystemKind::LegoDnn) {
+        Repository::open(m.repo);
+      } else {
+        if (m.baseline.empty())
+          throw OptionError("scenario model '" + m.name + "' has no \"baseline\" folder; the model-grained run needs one");
+        ModelGrainedSet::open(m.baseline);
+      }
+    }
+}
+
+std::vector<SystemKind> systems_of(const std::string& which) {
+  std::vector<SystemKind> systems;
+  if (which != "baseline") systems.push_back(SystemKind::LegoDnn);
+  if (which != "legodnn") systems.push_back(SystemKind::ModelGrained);
+  return systems;
+}
+
+// Runs a scenario with each system in turn; writes CSVs, summary.json and plots to `out`.
+void run_scenarios(const Scenario& sc, const Split& test, const std::vector<SystemKind>& systems,
+                   const std::string& out, uint64_t seed, double margin) {
+  std::vector<RunSummary> runs;
+  std::vector<std::pair<std::string, std::string>> csvs;
+  for (SystemKind k : systems) {
+    RunOptions o;
+    o.system = k;
+    o.seed = seed;
+    o.deadline_margin = margin;
+    o.csv = out + "/" + system_name(k) + ".csv";
+    std::printf("Running scenario '%s' (%.0f s) with %s...\n", sc.name.c_str(), sc.duration_s, system_name(k));
+    std::fflush(stdout);
+    runs.push_back(run_scenario(sc, test, o));
+    csvs.push_back({system_name(k), o.csv});
+  }
+  write_summary_json(runs, out + "/summary.json");
+  std::vector<std::string> names;
+  for (const auto& m : sc.models) names.push_back(m.name);
+  auto pngs = plot_runs(csvs, names, out);
+  std::printf("\nScenario '%s':\n%s", sc.name.c_str(), summary_table(runs, sc.memory_mb).c_str());
+  for (const auto& [system, csv] : csvs) std::printf("CSV (%s): %s\n", system.c_str(), csv.c_str());
+  std::printf("summary: %s/summary.json\n", out.c_str());
+  if (pngs.empty()) std::printf("plots: gnuplot not found or failed; script in %s/plots.gp\n", out.c_str());
+  for (const auto& p : pngs) std::printf("plot: %s\n", p.c_str());
+}
+
+}  // namespace
+
+Command add_run(CLI::App& app) {
+  struct Args {
+    Common common;
+    std::string scenario, system = "legodnn", out;
+    uint64_t seed = 0;
+    double margin = RunOptions{}.deadline_margin;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("run", "run a multi-DNN scenario (LegoDNN and/or the model-grained baseline)");
+  c->add_option("--scenario", a->scenario, "scenario JSON file")->required();
+  c->add_option("--system", a->system, "legodnn, baseline or both")->check(CLI::IsMember({"legodnn", "baseline", "both"}));
+  c->add_option("--out", a->out, "output folder for the CSV, summary and plots (default out/run/<scenario name>)");
+  c->add_option("--seed", a->seed, "where each model starts in the test set");
+  c->add_option("--deadline-margin", a->margin, "plan for deadline * (1 - margin) (default 0.15)")
+      ->check(CLI::Range(0.0, 0.99));
+  add_common(c, a->common, "1 per serving model");
+  return {c, [a] {
+            // One torch thread per serving model unless told otherwise: the models share the cores.
+            apply_threads(a->common, 1);
+            Scenario sc = load_scenario(a->scenario);
+            // The scenario's name comes from a file: it may name one folder under out/run, nothing else.
+            std::string out = a->out.empty() ? "out/run/" + safe_path_component(sc.name, "scenario") : a->out;
+            ensure_writable_dir(out);
+            const auto systems = systems_of(a->system);
+            check_inputs(sc, systems);
+            FashionMnistOptions fo;
+            fo.root = a->common.data;
+            Split test = load_fashion_mnist_test(fo);
+            run_scenarios(sc, test, systems, out, a->seed, a->margin);
+            return 0;
+          }};
+}
+
+Command add_demo(CLI::App& app) {
+  struct Args {
+    Common common;
+    DemoOptions demo;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("demo", "the main job: teachers, repositories and baselines, the default scenario compared");
+  c->add_option("--teachers", a->demo.teachers, "folder of shipped teachers");
+  c->add_option("--out", a->demo.out, "output folder (repositories and baselines are reused once complete)");
+  c->add_option("--duration", a->demo.duration_s, "seconds of the default scenario, per system")
+      ->check(CLI::Range(1.0, 86400.0));
+  add_common(c, a->common, "1 per serving model");
+  return {c, [a] {
+            // One torch thread per model: the scenario runs several models on the device's cores.
+            DemoOptions o = a->demo;
+            o.threads = a->common.threads > 0 ? a->common.threads : 1;
+            o.data = a->common.data;
+            ensure_writable_dir(o.out);
+            run_demo(o);
+            return 0;
+          }};
+}
+
+}  // namespace legodnn::cli

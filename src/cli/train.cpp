@@ -1,0 +1,72 @@
+// legodnn train: a zoo model trained on Fashion-MNIST (55k train / 5k val), checkpointed.
+#include <cstdio>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/graph/serialize.h"
+#include "legodnn/models/zoo.h"
+#include "legodnn/train/trainer.h"
+#include "legodnn/util/fs.h"
+
+namespace legodnn::cli {
+
+Command add_train(CLI::App& app) {
+  struct Args {
+    Common common;
+    std::string model, out;
+    ZooOptions zoo;
+    TrainOptions train;
+    int64_t subset = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("train", "train a zoo model on Fashion-MNIST (55k train / 5k val)");
+  c->add_option("--model", a->model, "zoo model name")->required();
+  c->add_option("--width", a->zoo.width, "channel width multiplier");
+  c->add_option("--stem-stride", a->zoo.stem_stride, "stride of the first conv (1 or 2)");
+  c->add_option("--epochs", a->train.epochs, "epochs");
+  c->add_option("--batch-size", a->train.batch_size, "batch size");
+  c->add_option("--lr", a->train.lr, "peak learning rate (warm-up then cosine)");
+  c->add_option("--weight-decay", a->train.weight_decay, "weight decay");
+  c->add_option("--momentum", a->train.momentum, "SGD momentum (Nesterov)");
+  c->add_option("--warmup", a->train.warmup_epochs, "warm-up epochs");
+  c->add_option("--label-smoothing", a->train.label_smoothing, "label smoothing");
+  c->add_option("--crop-padding", a->train.crop_padding, "random-crop padding, 0 = off");
+  c->add_flag("!--no-flip", a->train.flip, "no random horizontal flips");
+  c->add_option("--seed", a->train.seed, "seed of initialization, shuffling and augmentation");
+  c->add_option("--subset", a->subset, "train on this many images only (0 = all 55,000)");
+  c->add_option("--out", a->out, "output model folder (checkpointed after every epoch)")->required();
+  c->add_flag("--resume", a->train.resume, "continue an interrupted run from --out");
+  add_common(c, a->common, "the number of cores");
+  return {c, [a] {
+            apply_threads(a->common, cores());
+            ensure_writable_dir(a->out);
+            FashionMnistOptions fo;
+            fo.root = a->common.data;
+            auto data = load_fashion_mnist(fo);
+            Split tr = a->subset > 0 ? data.train.subset(a->subset, a->train.seed) : data.train;
+            Model m;
+            m.graph = build_zoo_model(a->model, a->zoo);
+            m.weights = init_weights(m.graph, a->train.seed);
+            std::fputs(stats_line(a->model, m.graph).c_str(), stdout);
+            TrainOptions topt = a->train;
+            topt.checkpoint_dir = a->out;
+            auto r = train_model(m, tr, data.val, topt);
+            if (r.val.n == 0) r.val = evaluate(m, data.val);  // a resumed run that had nothing left to do
+            auto test = evaluate(m, data.test);
+            nlohmann::json meta = {{"model", a->model}, {"width", a->zoo.width}, {"stem_stride", a->zoo.stem_stride},
+                                   {"seed", topt.seed}, {"command", invocation()}, {"threads", at_threads()},
+                                   {"train_images", tr.size()}, {"epochs", topt.epochs},
+                                   {"val_accuracy", r.val.accuracy}, {"test_accuracy", test.accuracy},
+                                   {"train_seconds_last_call", r.seconds}};
+            save_model(a->out, m, meta);
+            std::printf("%s: test accuracy %.2f%% (%lld images), val %.2f%%, %.0f s; saved to %s\n", a->model.c_str(),
+                        100 * test.accuracy, (long long)test.n, 100 * r.val.accuracy, r.seconds, a->out.c_str());
+            return 0;
+          }};
+}
+
+}  // namespace legodnn::cli

@@ -1,0 +1,154 @@
+#include "legodnn/report/tables.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "legodnn/repository/selection.h"
+
+namespace legodnn {
+namespace {
+using nlohmann::json;
+
+std::string shape_text(const Shape& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+size_t conv_count(const Manifest& man, const BlockRecord& b) {
+  return static_cast<size_t>(std::count_if(b.nodes.begin(), b.nodes.end(),
+                                           [&](const std::string& n) { return man.teacher.node(n).op == Op::Conv2d; }));
+}
+
+}  // namespace
+
+std::string inspect_text(const Repository& repo) {
+  const Manifest& man = repo.manifest();
+  std::string o = fmt::format("repository {}: model {}, input {}, {} classes, {} blocks\n", repo.dir(), man.model,
+                              shape_text(man.input_shape), man.classes, man.blocks.size());
+  for (const auto& [stage, info] : man.stages.items()) o += fmt::format("  stage {:<12} {}\n", stage, info.dump());
+  const json& p = man.profile;
+  if (!p.empty()) {
+    o += fmt::format("  teacher test accuracy {:.2f}%, val {:.2f}%; latency teacher {:.3f} ms, frame {:.3f} ms (batch {})\n",
+                     100 * p.value("teacher_test_accuracy", 0.0), 100 * p.value("teacher_val_accuracy", 0.0),
+                     p["latency"].value("teacher_ms", 0.0), p["latency"].value("frame_ms", 0.0),
+                     p["latency"].value("batch", 1));
+    const json& ec = p["estimate_check"];
+    o += fmt::format("  drops: contexts {} on {} validation images, scaled by {:.3f} (fitted on {} validation compositions)\n",
+                     p.value("contexts", json::array()).dump(), p.value("drop_images", 0), p.value("drop_scale", 1.0),
+                     p.value("calibration_compositions", 0));
+    o += fmt::format("  additive estimate on {} random compositions ({} set): mean abs error {:.2f} points, max {:.2f}\n",
+                     ec["compositions"].size(), ec.value("split", "?"), 100 * ec.value("mean_abs_error", 0.0),
+                     100 * ec.value("max_abs_error", 0.0));
+  }
+  o += "\nblock  convs  entry          exit           first node .. exit node\n";
+  for (const auto& b : man.blocks)
+    o += fmt::format("{:>5}  {:>5}  {:<13}  {:<13}  {} .. {}\n", b.id, conv_count(man, b), shape_text(b.entry_shape),
+                     shape_text(b.exit_shape), b.nodes.front(), b.exit);
+  o += "\nblock  sparsity   params      MACs   latency_ms  drop%   raw%    se%   mse_pruned  mse_retrained\n";
+  for (const auto& b : man.blocks)
+    for (const auto& d : b.descendants) {
+      const auto& q = d.profile;
+      o += fmt::format("{:>5}  {:>8.2f}  {:>7}  {:>9}  {:>10.4f}  {:>5.2f}  {:>5.2f}  {:>5.2f}  {:>10.5f}  {:>13.5f}\n", b.id,
+                       d.sparsity, q.params, q.macs, q.latency_ms, 100 * q.acc_drop, 100 * q.acc_drop_raw,
+                       100 * q.acc_drop_se, q.mse_pruned, q.mse_retrained);
+    }
+  return o;
+}
+
+std::pair<std::string, std::string> inspect_csv(const Repository& repo) {
+  const Manifest& man = repo.manifest();
+  std::string blocks = "block,convs,entry,exit,entry_shape,exit_shape,first_node\n";
+  for (const auto& b : man.blocks)
+    blocks += fmt::format("{},{},{},{},\"{}\",\"{}\",{}\n", b.id, conv_count(man, b), b.entry, b.exit,
+                          shape_text(b.entry_shape), shape_text(b.exit_shape), b.nodes.front());
+  std::string prof = "block,sparsity,params,macs,bytes,latency_ms,acc_drop,acc_drop_raw,acc_drop_se,mse_pruned,mse_retrained\n";
+  for (const auto& b : man.blocks)
+    for (const auto& d : b.descendants) {
+      const auto& q = d.profile;
+      prof += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", b.id, d.sparsity, q.params, q.macs, q.bytes, q.latency_ms,
+                          q.acc_drop, q.acc_drop_raw, q.acc_drop_se, q.mse_pruned, q.mse_retrained);
+    }
+  return {blocks, prof};
+}
+
+json blocks_json(const Model& m, const std::string& name, const std::vector<BlockFamily>& families,
+                 const std::vector<BlockSpec>& specs) {
+  auto shapes = m.graph.infer_shapes();
+  auto total = graph_stats(m.graph);
+  json doc = {{"model", name}, {"params", total.params}, {"macs", total.macs}, {"blocks", json::array()},
+              {"frame", frame_nodes(m.graph, specs)}};
+  for (const auto& f : families) {
+    auto st = graph_stats(f.original);
+    json jb = {{"id", f.spec.id}, {"entry", f.spec.entry}, {"exit", f.spec.exit},
+               {"nodes", f.spec.nodes}, {"convs", f.spec.convs}, {"params", st.params},
+               {"macs", st.macs}, {"entry_shape", shapes[m.graph.index(f.spec.entry)]},
+               {"exit_shape", shapes[m.graph.index(f.spec.exit)]}, {"descendants", json::array()}};
+    for (size_t k = 0; k < f.descendants.size(); ++k) {
+      auto ds = graph_stats(f.descendants[k].graph);
+      jb["descendants"].push_back({{"sparsity", f.sparsities[k]}, {"params", ds.params}, {"macs", ds.macs}});
+    }
+    doc["blocks"].push_back(jb);
+  }
+  return doc;
+}
+
+std::string blocks_text(const json& doc) {
+  std::string o = fmt::format("{}: {} blocks, {} params, {} MACs; frame: {} nodes\n", doc["model"].get<std::string>(),
+                              doc["blocks"].size(), doc["params"].get<int64_t>(), doc["macs"].get<int64_t>(),
+                              doc["frame"].size());
+  for (const auto& jb : doc["blocks"]) {
+    o += fmt::format("block {}: {} .. {} ({} nodes, {} convs) entry {} {} exit {} {} params {} MACs {}\n",
+                     jb["id"].get<int>(), jb["nodes"].front().get<std::string>(), jb["exit"].get<std::string>(),
+                     jb["nodes"].size(), jb["convs"].get<int>(), jb["entry"].get<std::string>(),
+                     shape_text(jb["entry_shape"].get<Shape>()), jb["exit"].get<std::string>(),
+                     shape_text(jb["exit_shape"].get<Shape>()), jb["params"].get<int64_t>(), jb["macs"].get<int64_t>());
+    for (const auto& d : jb["descendants"])
+      o += fmt::format("    sparsity {:.2f}: params {:>9}  MACs {:>11}\n", d["sparsity"].get<double>(),
+                       d["params"].get<int64_t>(), d["macs"].get<int64_t>());
+  }
+  return o;
+}
+
+json selection_json(const ScalingDecision& d, const std::vector<const Manifest*>& manifests,
+                    const std::vector<std::string>& repos, const std::vector<std::string>& names,
+                    const std::string& solver, double solve_us) {
+  json doc = {{"feasible", d.feasible}, {"objective", d.objective}, {"solver", solver}, {"solve_us", solve_us},
+              {"memory_mb", d.memory_bytes / 1e6}, {"memory_excess_mb", d.memory_excess_bytes / 1e6},
+              {"models", json::array()}};
+  for (size_t m = 0; m < manifests.size(); ++m)
+    doc["models"].push_back({{"repo", repos[m]}, {"model", names[m]},
+                             {"sparsities", selection_sparsities(*manifests[m], d.choice[m])},
+                             {"accuracy", d.accuracy[m]}, {"latency_ms", d.latency_ms[m]},
+                             {"deadline_excess_ms", d.deadline_excess_ms[m]}});
+  return doc;
+}
+
+std::string selection_text(const json& doc) {
+  const double excess = doc["memory_excess_mb"].get<double>();
+  std::string o = fmt::format("{}; solved in {:.0f} us ({}); memory {:.3f} MB{}\n",
+                              doc["feasible"].get<bool>() ? "feasible" : "INFEASIBLE: least-violating selection",
+                              doc["solve_us"].get<double>(), doc["solver"].get<std::string>(),
+                              doc["memory_mb"].get<double>(),
+                              excess > 0 ? fmt::format(" (over budget by {:.3f} MB)", excess) : "");
+  for (const auto& jm : doc["models"]) {
+    const double late = jm["deadline_excess_ms"].get<double>();
+    o += fmt::format("  {:<12} sparsities {}  est. accuracy {:.2f}%  est. latency {:.3f} ms{}\n",
+                     jm["model"].get<std::string>(), jm["sparsities"].dump(), 100 * jm["accuracy"].get<double>(),
+                     jm["latency_ms"].get<double>(), late > 0 ? fmt::format(" (over deadline by {:.3f} ms)", late) : "");
+  }
+  return o;
+}
+
+std::string baseline_table(const ModelGrainedManifest& man) {
+  std::string o = "sparsity  accuracy%  pruned%   drop%  latency_ms     bytes      params        MACs  train_s\n";
+  for (const auto& v : man.variants)
+    o += fmt::format("{:>8.2f}  {:>9.2f}  {:>7.2f}  {:>6.2f}  {:>10.4f}  {:>8}  {:>10}  {:>10}  {:>7.0f}\n", v.sparsity,
+                     100 * v.accuracy, 100 * v.pruned_accuracy, 100 * (man.teacher_accuracy - v.accuracy), v.latency_ms,
+                     v.bytes, v.params, v.macs, v.train_seconds);
+  return o;
+}
+
+}  // namespace legodnn
