@@ -1,0 +1,136 @@
+// The miss-rate controller (DESIGN.md section 12): the tail quantile of the recent latency ratios
+// and an integral feedback on the observed misses, checked in closed loop on synthetic latencies.
+#include <cmath>
+#include <cstdint>
+#include <random>
+
+#include "legodnn/runtime/miss_rate.h"
+#include "legodnn/util/error.h"
+#include "test_util.h"
+
+using namespace legodnn;
+
+namespace {
+
+// A standard normal from two uniforms (Box-Muller), so the stream is the same with any library.
+double normal(std::mt19937_64& rng) {
+  const double u1 = (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0;
+  const double u2 = (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0;
+  return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+struct LoopResult {
+  double miss_rate_second_half = 0;
+  double min_feedback = 1e9, max_feedback = 0;
+};
+
+// Closed loop: each period the planner takes the largest profiled latency that fits the deadline
+// under the planning ratio; every inference then takes profiled x load x lognormal noise x an
+// overhead that grows as the model shrinks (so the ratio depends on the selection: model error).
+LoopResult closed_loop(MissRateOptions o, uint64_t seed, int periods, int per_period, double sigma,
+                       double load_after_half = 1.0) {
+  MissRateController c(o);
+  std::mt19937_64 rng(seed);
+  const double deadline = 10;
+  int64_t n = 0, misses = 0;
+  LoopResult r;
+  for (int p = 0; p < periods; ++p) {
+    const double planned = deadline / c.planning_ratio();
+    const double load = p >= periods / 2 ? load_after_half : 1.0;
+    for (int i = 0; i < per_period; ++i) {
+      const double ratio = 1.3 * load * std::exp(sigma * normal(rng)) * std::pow(planned / 5, -0.2);
+      const bool missed = planned * ratio > deadline;
+      c.observe(ratio, missed);
+      if (p >= periods * 3 / 4 || (load_after_half == 1.0 && p >= periods / 2)) {
+        ++n;
+        misses += missed;
+      }
+    }
+    c.update();
+    if (p >= periods / 2) {
+      r.min_feedback = std::min(r.min_feedback, c.feedback());
+      r.max_feedback = std::max(r.max_feedback, c.feedback());
+    }
+  }
+  r.miss_rate_second_half = static_cast<double>(misses) / n;
+  return r;
+}
+
+}  // namespace
+
+TEST(MissRate, QuantileOfTheRecentRatios) {
+  MissRateOptions o;
+  o.target = 0.01;
+  o.window = 100;
+  o.min_samples = 10;
+  o.prior_ratio = 1.7;
+  MissRateController c(o);
+  EXPECT_DOUBLE_EQ(c.quantile_ratio(), 1.7) << "the prior holds before min_samples";
+  for (int k = 1; k <= 100; ++k) c.observe(k, false);
+  EXPECT_DOUBLE_EQ(c.quantile_ratio(), 99);  // 99 of 100 ratios are <= 99
+  for (int k = 1; k <= 100; ++k) c.observe(1000 + k, false);  // the window forgets the old ones
+  EXPECT_DOUBLE_EQ(c.quantile_ratio(), 1099);
+  c.observe(std::nan(""), true);
+  c.observe(-1, false);
+  c.observe(INFINITY, false);
+  EXPECT_DOUBLE_EQ(c.quantile_ratio(), 1099) << "bad readings do not enter the window";
+  EXPECT_EQ(c.inferences(), 203);
+}
+
+TEST(MissRate, FeedbackMovesOnlyWithMissesAgainstTheTarget) {
+  MissRateOptions o;
+  o.target = 0.1;
+  MissRateController c(o);
+  c.update();
+  EXPECT_DOUBLE_EQ(c.feedback(), 1.0) << "no inferences, no change";
+  for (int i = 0; i < 10; ++i) c.observe(1, i == 0);  // exactly the target: 1 miss in 10
+  c.update();
+  EXPECT_DOUBLE_EQ(c.feedback(), 1.0);
+  for (int i = 0; i < 10; ++i) c.observe(1, i < 5);
+  c.update();
+  EXPECT_GT(c.feedback(), 1.0) << "too many misses: plan with more room";
+  const double up = c.feedback();
+  for (int k = 0; k < 50; ++k) {
+    for (int i = 0; i < 10; ++i) c.observe(1, false);
+    c.update();
+  }
+  EXPECT_LT(c.feedback(), up) << "no misses for long: give the room back";
+  EXPECT_GE(c.feedback(), o.min_feedback);
+}
+
+TEST(MissRate, ConvergesToTheTargetInClosedLoop) {
+  for (double target : {0.01, 0.05}) {
+    for (double sigma : {0.05, 0.15, 0.4}) {
+      for (uint64_t seed : {1u, 2u, 3u}) {
+        MissRateOptions o;
+        o.target = target;
+        auto r = closed_loop(o, seed, 1000, 30, sigma);
+        EXPECT_GT(r.miss_rate_second_half, 0.6 * target) << "target " << target << " sigma " << sigma << " seed " << seed;
+        EXPECT_LT(r.miss_rate_second_half, 1.5 * target) << "target " << target << " sigma " << sigma << " seed " << seed;
+        // Settled, not oscillating between the bounds.
+        EXPECT_LT(r.max_feedback / r.min_feedback, 1.6) << "target " << target << " sigma " << sigma;
+      }
+    }
+  }
+}
+
+TEST(MissRate, RecoversAfterTheLoadChanges) {
+  for (double load : {1.5, 0.7}) {
+    MissRateOptions o;
+    auto r = closed_loop(o, 7, 1200, 30, 0.15, load);
+    EXPECT_GT(r.miss_rate_second_half, 0.004) << "load x" << load;
+    EXPECT_LT(r.miss_rate_second_half, 0.016) << "load x" << load;
+  }
+}
+
+TEST(MissRate, OptionsAreChecked) {
+  MissRateOptions o;
+  o.target = 0;
+  EXPECT_THROWS_WITH(MissRateController{o}, OptionError, "target");
+  o = {};
+  o.window = 0;
+  EXPECT_THROWS_WITH(MissRateController{o}, OptionError, "window");
+  o = {};
+  o.prior_ratio = NAN;
+  EXPECT_THROWS_WITH(MissRateController{o}, OptionError, "prior_ratio");
+}
