@@ -25,6 +25,7 @@
 
 #include "legodnn/runtime/cbc_solver.h"
 #include "legodnn/runtime/optimizer.h"
+#include "legodnn/util/format.h"
 
 using namespace legodnn;
 using nlohmann::json;
@@ -165,7 +166,7 @@ std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& pro
                 cmd.c_str(), WIFEXITED(rc) ? WEXITSTATUS(rc) : rc);
   } else {
     try {
-      json out = json::parse(std::ifstream(out_path));
+      json out = read_json_file(out_path);
       solver = out.value("solver", "");
       for (const auto& r : out.at("results")) {
         results.push_back(r);

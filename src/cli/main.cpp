@@ -24,6 +24,7 @@
 #include "legodnn/scenario/scenario.h"
 #include "legodnn/train/trainer.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace {
@@ -51,11 +52,7 @@ std::string join_args(int argc, char** argv) {
   return s;
 }
 
-std::string shape_str(const Shape& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
-  return o + "]";
-}
+std::string shape_str(const Shape& s) { return shape_string(s); }  // util/format.h
 
 // Comma-separated items; throws OptionError naming the option for an empty item.
 std::vector<std::string> split_list(const std::string& text, const std::string& option) {
