@@ -82,7 +82,7 @@ json variant_to_json(const ModelVariant& v) {
 
 // Checks a variant's files against the checksums baseline.json records.
 void verify_variant_files(const std::string& dir, const std::string& source, size_t k, const ModelVariant& v) {
-  const std::string base = dir + "/" + v.dir;
+  const std::string base = resolve_inside(dir, v.dir);
   auto check = [&](const char* key, const std::string& file, const std::string& expected) {
     const std::string path = base + "/" + file;
     const std::string field = variant_field(k) + "." + key;
@@ -442,7 +442,7 @@ Model ModelGrainedSet::load_variant(int index) const {
   verify_variant_files(dir_, path, static_cast<size_t>(index), v);
   Model m;
   try {
-    m = load_model(dir_ + "/" + v.dir);
+    m = load_model(resolve_inside(dir_, v.dir));
   } catch (const Error& e) {
     throw IoError(path + ": " + field + ": " + e.what());
   }

@@ -293,7 +293,7 @@ Repository Repository::open(const std::string& dir) {
   r.manifest_ = parse_manifest(j, mpath);
   const Manifest& m = r.manifest_;
   auto check = [&](const std::string& field, const std::string& file, const std::string& checksum) {
-    const std::string path = dir + "/" + file;
+    const std::string path = resolve_inside(dir, file);
     require_file(mpath, field + ".file", path);
     verify_checksum(mpath, field + ".checksum", path, checksum);
   };
@@ -309,7 +309,7 @@ namespace {
 Weights load_listed(const std::string& dir, const std::string& field, const std::string& file,
                     const std::string& checksum) {
   const std::string mpath = dir + "/manifest.json";
-  const std::string path = dir + "/" + file;
+  const std::string path = resolve_inside(dir, file);
   require_file(mpath, field + ".file", path);
   verify_checksum(mpath, field + ".checksum", path, checksum);
   try {
