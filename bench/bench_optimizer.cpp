@@ -26,6 +26,7 @@
 #include "legodnn/runtime/cbc_solver.h"
 #include "legodnn/runtime/optimizer.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/process.h"
 
 using namespace legodnn;
@@ -176,7 +177,7 @@ std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& pro
                 why.empty() ? ("exit status " + std::to_string(rc)).c_str() : why.c_str());
   } else {
     try {
-      json out = json::parse(std::ifstream(out_path));
+      json out = read_json_file(out_path);
       solver = out.value("solver", "");
       for (const auto& r : out.at("results")) {
         results.push_back(r);

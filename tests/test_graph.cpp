@@ -113,7 +113,7 @@ TEST(Graph, WeightsOfTheWrongShapeAreRejected) {
   Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
   Weights w = init_weights(g, 0);
   w["c.weight"] = at::zeros({4, 3, 5, 5});
-  EXPECT_THROWS_WITH(check_weights(g, w), GraphError, "tensor 'c.weight' has shape [4,3,5,5,]");
+  EXPECT_THROWS_WITH(check_weights(g, w), GraphError, "tensor 'c.weight' has shape [4,3,5,5] but the node needs [4,3,3,3]");
   w.erase("c.weight");
   EXPECT_THROWS_WITH(Executor(g, w), GraphError, "tensor 'c.weight' is missing");
 }

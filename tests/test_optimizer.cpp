@@ -78,3 +78,22 @@ TEST(Optimizer, BadInputsGetClearErrors) {
   EXPECT_THROWS_WITH(optimize({bad}, {}), OptionError, "block 0 option 0: latency");
   EXPECT_THROWS_WITH(optimize({}, {}), OptionError, "at least one model");
 }
+
+// A memory budget that the only selection meets only within the optimizer's relative tolerance
+// (1e-9): the max-min search's per-model memory caps fall just below each model's bytes, and the
+// selection found for the sum must still come back, feasible.
+TEST(Optimizer, MaxMinKeepsASelectionThatFitsOnlyWithinTheTolerance) {
+  ModelChoiceSpec a, b;
+  a.name = "a";
+  a.accuracy = 0.9;
+  a.blocks = {{{0, 1, 1e6}}};
+  b = a;
+  b.name = "b";
+  b.accuracy = 0.8;
+  SharedBudget budget;
+  budget.memory_bytes = 2e6 / (1 + 0.99e-9);
+  auto d = optimize({a, b}, budget, Objective::MaxMin);
+  EXPECT_TRUE(d.feasible);
+  EXPECT_NEAR(d.objective, 0.8, 1e-12);
+  EXPECT_EQ(d.choice, (std::vector<std::vector<int>>{{0}, {0}}));
+}

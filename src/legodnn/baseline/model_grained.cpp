@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -10,7 +9,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
-#include <zlib.h>
 
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/fold.h"
@@ -18,6 +16,7 @@
 #include "legodnn/repository/repository.h"
 #include "legodnn/train/trainer.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn {
@@ -37,9 +36,7 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-std::string number_str(double x) { return json(x).dump(); }
-
-std::string variant_field(size_t k) { return "variants[" + std::to_string(k) + "]"; }
+std::string variant_field(size_t k) { return FieldReader::index("variants", k); }
 
 // The folder of a variant, named by its sparsity so that a rerun with another list of sparsities
 // finds the ones it shares: "s0", "s0.2", ...
@@ -64,95 +61,15 @@ int64_t file_size_or_zero(const std::string& path) {
 // crc32 of the teacher's graph (as JSON) and of every tensor's bytes in key order: a rerun must
 // continue the set of the same teacher.
 std::string fingerprint(const Model& m) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const std::string g = graph_to_json(m.graph).dump();
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(g.data()), static_cast<uInt>(g.size()));
+  Crc32 crc;
+  crc.update(graph_to_json(m.graph).dump());
   for (const auto& [k, t] : m.weights) {
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(k.data()), static_cast<uInt>(k.size()));
+    crc.update(k);
     at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    crc = crc32(crc, static_cast<const Bytef*>(c.data_ptr()), static_cast<uInt>(c.nbytes()));
+    crc.update(c.data_ptr(), c.nbytes());
   }
-  char out[16];
-  std::snprintf(out, sizeof out, "crc32:%08lx", static_cast<unsigned long>(crc));
-  return out;
+  return crc.checksum();
 }
-
-bool is_checksum(const std::string& c) {
-  return c.size() == 14 && c.rfind("crc32:", 0) == 0 &&
-         c.find_first_not_of("0123456789abcdef", 6) == std::string::npos;
-}
-
-// Reads fields; every error starts with the source file and the dotted field path.
-class Fields {
- public:
-  explicit Fields(const std::string& source) : source_(source) {}
-
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    throw IoError(source_ + ": " + field + ": " + what);
-  }
-
-  const json& get(const json& obj, const std::string& parent, const std::string& key) const {
-    auto it = obj.find(key);
-    if (it == obj.end()) fail(join(parent, key), "missing");
-    return *it;
-  }
-
-  std::string string(const json& obj, const std::string& parent, const std::string& key) const {
-    const json& v = get(obj, parent, key);
-    if (!v.is_string()) wrong(join(parent, key), "a string", v);
-    return v.get<std::string>();
-  }
-
-  int64_t integer(const json& obj, const std::string& parent, const std::string& key, int64_t min) const {
-    const json& v = get(obj, parent, key);
-    if (!v.is_number_integer()) wrong(join(parent, key), "an integer", v);
-    int64_t x = v.get<int64_t>();
-    if (x < min) fail(join(parent, key), "must be at least " + std::to_string(min) + ", got " + v.dump());
-    return x;
-  }
-
-  double number(const json& obj, const std::string& parent, const std::string& key, double min, double max) const {
-    const json& v = get(obj, parent, key);
-    if (!v.is_number()) wrong(join(parent, key), "a number", v);
-    double x = v.get<double>();
-    if (!(x >= min && x <= max))
-      fail(join(parent, key), number_str(x) + " is outside [" + number_str(min) + ", " + number_str(max) + "]");
-    return x;
-  }
-
-  const json& object(const json& obj, const std::string& parent, const std::string& key) const {
-    const json& v = get(obj, parent, key);
-    if (!v.is_object()) wrong(join(parent, key), "an object", v);
-    return v;
-  }
-
-  std::string checksum(const json& obj, const std::string& parent, const std::string& key) const {
-    std::string c = string(obj, parent, key);
-    if (!is_checksum(c))
-      fail(join(parent, key), "expected \"crc32:\" and 8 lower-case hex digits, got \"" + c + "\"");
-    return c;
-  }
-
-  // Variant folders stay inside the set's folder, so the file cannot point elsewhere.
-  std::string relative_dir(const json& obj, const std::string& parent, const std::string& key) const {
-    std::string d = string(obj, parent, key);
-    bool escapes = d.empty() || d.front() == '/' || d == "." || d == ".." || d.rfind("../", 0) == 0 ||
-                   d.find("/../") != std::string::npos ||
-                   (d.size() >= 3 && d.compare(d.size() - 3, 3, "/..") == 0);
-    if (escapes) fail(join(parent, key), "\"" + d + "\" is not a relative path inside the set's folder");
-    return d;
-  }
-
-  static std::string join(const std::string& parent, const std::string& key) {
-    return parent.empty() ? key : parent + "." + key;
-  }
-
- private:
-  [[noreturn]] void wrong(const std::string& field, const char* kind, const json& v) const {
-    fail(field, std::string("expected ") + kind + ", got " + v.type_name() + " " + v.dump());
-  }
-  const std::string& source_;
-};
 
 json variant_to_json(const ModelVariant& v) {
   return json{{"sparsity", v.sparsity},     {"dir", v.dir},
@@ -165,7 +82,7 @@ json variant_to_json(const ModelVariant& v) {
 
 // Checks a variant's files against the checksums baseline.json records.
 void verify_variant_files(const std::string& dir, const std::string& source, size_t k, const ModelVariant& v) {
-  const std::string base = dir + "/" + v.dir;
+  const std::string base = resolve_inside(dir, v.dir);
   auto check = [&](const char* key, const std::string& file, const std::string& expected) {
     const std::string path = base + "/" + file;
     const std::string field = variant_field(k) + "." + key;
@@ -182,19 +99,19 @@ void verify_variant_files(const std::string& dir, const std::string& source, siz
 void validate_options(const ModelGrainedOptions& o) {
   const auto& s = o.sparsities;
   if (s.empty()) throw OptionError("sparsities: give at least one (the first must be 0, the teacher)");
-  if (s[0] != 0.0) throw OptionError("sparsities: the first must be 0 (the teacher), got " + number_str(s[0]));
+  if (s[0] != 0.0) throw OptionError("sparsities: the first must be 0 (the teacher), got " + number_string(s[0]));
   for (size_t k = 1; k < s.size(); ++k) {
     if (!(s[k] > s[k - 1]))
-      throw OptionError("sparsities: " + number_str(s[k]) + " does not exceed the previous " +
-                        number_str(s[k - 1]) + " (sparsities must increase)");
-    if (!(s[k] < 1.0)) throw OptionError("sparsities: " + number_str(s[k]) + " is not below 1");
+      throw OptionError("sparsities: " + number_string(s[k]) + " does not exceed the previous " +
+                        number_string(s[k - 1]) + " (sparsities must increase)");
+    if (!(s[k] < 1.0)) throw OptionError("sparsities: " + number_string(s[k]) + " is not below 1");
   }
   if (o.epochs <= 0) throw OptionError("epochs must be positive, got " + std::to_string(o.epochs));
   if (o.batch_size <= 0) throw OptionError("batch size must be positive, got " + std::to_string(o.batch_size));
   if (o.train_images < 0) throw OptionError("train images must not be negative, got " + std::to_string(o.train_images));
   if (o.eval_images < 0) throw OptionError("eval images must not be negative, got " + std::to_string(o.eval_images));
   if (o.val_images < 0) throw OptionError("val images must not be negative, got " + std::to_string(o.val_images));
-  if (!(o.lr > 0)) throw OptionError("lr must be positive, got " + number_str(o.lr));
+  if (!(o.lr > 0)) throw OptionError("lr must be positive, got " + number_string(o.lr));
 }
 
 // What a rerun must share with the run that began the set: variants built with other settings
@@ -251,9 +168,7 @@ std::string fmt_seconds(double s) {
 // A copy with its own storage (pruned models share tensors with the teacher) and gradients on.
 Model trainable_copy(const Model& m) {
   Model out{m.graph, clone_weights(m.weights)};
-  for (const auto& n : out.graph.nodes())
-    for (const auto& p : param_specs(n))
-      if (p.trainable) out.weights.at(param_key(n.name, p.name)).requires_grad_(true);
+  require_grad_on_trainables(out.graph, out.weights);
   return out;
 }
 
@@ -280,7 +195,7 @@ json model_grained_to_json(const ModelGrainedManifest& m) {
 
 ModelGrainedManifest parse_model_grained(const json& j, const std::string& source) {
   if (!j.is_object()) throw IoError(source + ": expected a JSON object, got " + j.type_name());
-  Fields f(source);
+  FieldReader f(source);
   const std::string format = f.string(j, "", "format");
   if (format != kFormatName) f.fail("format", "expected \"" + std::string(kFormatName) + "\", got \"" + format + "\"");
   ModelGrainedManifest m;
@@ -290,13 +205,7 @@ ModelGrainedManifest parse_model_grained(const json& j, const std::string& sourc
                                  std::to_string(kModelGrainedFormat) + " (built by a newer legodnn?)");
   m.format_version = static_cast<int>(version);
   m.model = f.string(j, "", "model");
-  const json& shape = f.get(j, "", "input_shape");
-  if (!shape.is_array() || shape.empty()) f.fail("input_shape", "expected a non-empty list of positive integers, got " + shape.dump());
-  for (const auto& d : shape) {
-    if (!d.is_number_integer() || d.get<int64_t>() < 1)
-      f.fail("input_shape", "expected a list of positive integers, got " + shape.dump());
-    m.input_shape.push_back(d.get<int64_t>());
-  }
+  m.input_shape = f.shape(j, "", "input_shape");
   m.classes = f.integer(j, "", "classes", 1);
   m.teacher_accuracy = f.number(j, "", "teacher_accuracy", 0.0, 1.0);
   m.teacher_fingerprint = f.checksum(j, "", "teacher_fingerprint");
@@ -304,21 +213,20 @@ ModelGrainedManifest parse_model_grained(const json& j, const std::string& sourc
   m.settings = f.object(j, "", "settings");
   if (j.contains("info")) m.info = f.object(j, "", "info");
 
-  const json& vs = f.get(j, "", "variants");
-  if (!vs.is_array()) f.fail("variants", std::string("expected a list, got ") + vs.type_name());
+  const json& vs = f.get(j, "", "variants", JsonKind::Array);
   if (vs.empty()) f.fail("variants", "must hold at least the teacher (sparsity 0)");
   for (size_t k = 0; k < vs.size(); ++k) {
     const std::string vf = variant_field(k);
-    if (!vs[k].is_object()) f.fail(vf, std::string("expected an object, got ") + vs[k].type_name());
+    f.check(vs[k], vf, JsonKind::Object);
     ModelVariant v;
     v.sparsity = f.number(vs[k], vf, "sparsity", 0.0, 1.0);
     if (k == 0 && v.sparsity != 0.0)
-      f.fail(vf + ".sparsity", "the first variant is the teacher and must have sparsity 0, got " + number_str(v.sparsity));
-    if (v.sparsity >= 1.0) f.fail(vf + ".sparsity", number_str(v.sparsity) + " is not below 1");
+      f.fail(vf + ".sparsity", "the first variant is the teacher and must have sparsity 0, got " + number_string(v.sparsity));
+    if (v.sparsity >= 1.0) f.fail(vf + ".sparsity", number_string(v.sparsity) + " is not below 1");
     if (k > 0 && v.sparsity <= m.variants.back().sparsity)
-      f.fail(vf + ".sparsity", number_str(v.sparsity) + " does not exceed the previous variant's " +
-                                   number_str(m.variants.back().sparsity) + " (sparsities must increase)");
-    v.dir = f.relative_dir(vs[k], vf, "dir");
+      f.fail(vf + ".sparsity", number_string(v.sparsity) + " does not exceed the previous variant's " +
+                                   number_string(m.variants.back().sparsity) + " (sparsities must increase)");
+    v.dir = f.relative_path(vs[k], vf, "dir", "the set's folder");
     for (size_t p = 0; p < m.variants.size(); ++p)
       if (m.variants[p].dir == v.dir) f.fail(vf + ".dir", "\"" + v.dir + "\" is also " + variant_field(p) + "'s");
     v.checksum = f.checksum(vs[k], vf, "checksum");
@@ -367,13 +275,7 @@ ModelGrainedBuildResult build_model_grained(const Model& teacher, const FashionM
   ModelGrainedManifest old;
   bool have_old = false;
   if (path_exists(path)) {
-    json j;
-    try {
-      j = json::parse(read_file(path));
-    } catch (const json::exception& e) {
-      throw IoError(path + ": not valid JSON (" + e.what() + ")");
-    }
-    old = parse_model_grained(j, path);
+    old = parse_model_grained(read_json_file(path), path);
     have_old = true;
     if (old.teacher_fingerprint != man.teacher_fingerprint)
       throw IoError(path + ": field 'teacher_fingerprint' is " + old.teacher_fingerprint + ", the teacher given has " +
@@ -434,10 +336,12 @@ ModelGrainedBuildResult build_model_grained(const Model& teacher, const FashionM
       int epochs_done = 0;
       if (path_exists(elapsed_path)) {
         try {
-          json e = json::parse(read_file(elapsed_path));
+          const json e = read_json_file(elapsed_path);
           v.train_seconds = e.at("seconds").get<double>();
           epochs_done = e.at("epochs_done").get<int>();
-        } catch (const std::exception&) {
+        } catch (const IoError&) {
+          v.train_seconds = 0;  // an unreadable record only loses the earlier epochs' time
+        } catch (const json::exception&) {
           v.train_seconds = 0;  // an unreadable record only loses the earlier epochs' time
         }
       }
@@ -509,15 +413,9 @@ ModelGrainedBuildResult build_model_grained(const Model& teacher, const FashionM
 ModelGrainedSet ModelGrainedSet::open(const std::string& dir) {
   const std::string path = dir + "/" + kFileName;
   if (!path_exists(path)) throw IoError(path + ": file is missing (not a model-grained set?)");
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw IoError(path + ": not valid JSON (" + e.what() + ")");
-  }
   ModelGrainedSet s;
   s.dir_ = dir;
-  s.manifest_ = parse_model_grained(j, path);
+  s.manifest_ = parse_model_grained(read_json_file(path), path);
   for (size_t k = 0; k < s.manifest_.variants.size(); ++k) verify_variant_files(dir, path, k, s.manifest_.variants[k]);
   return s;
 }
@@ -544,16 +442,16 @@ Model ModelGrainedSet::load_variant(int index) const {
   verify_variant_files(dir_, path, static_cast<size_t>(index), v);
   Model m;
   try {
-    m = load_model(dir_ + "/" + v.dir);
-  } catch (const std::exception& e) {
+    m = load_model(resolve_inside(dir_, v.dir));
+  } catch (const Error& e) {
     throw IoError(path + ": " + field + ": " + e.what());
   }
   auto shapes = m.graph.infer_shapes();
   const Shape& in = shapes[m.graph.index(m.graph.input())];
   const Shape& out = shapes[m.graph.index(m.graph.output())];
   if (in != manifest_.input_shape || out != Shape{manifest_.classes})
-    throw IoError(path + ": " + field + ": " + dir_ + "/" + v.dir + "/model.json maps " + json(in).dump() + " -> " +
-                  json(out).dump() + ", the set's models map " + json(manifest_.input_shape).dump() + " -> [" +
+    throw IoError(path + ": " + field + ": " + dir_ + "/" + v.dir + "/model.json maps " + shape_string(in) + " -> " +
+                  shape_string(out) + ", the set's models map " + shape_string(manifest_.input_shape) + " -> [" +
                   std::to_string(manifest_.classes) + "]");
   return m;
 }

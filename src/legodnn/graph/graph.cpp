@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 
 namespace legodnn {
 namespace {
@@ -34,13 +35,7 @@ constexpr OpInfo kOps[] = {
     {Op::Upsample, "upsample"},
 };
 
-std::string shape_str(const Shape& s) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
-  o << "]";
-  return o.str();
-}
+std::string shape_str(const Shape& s) { return shape_string(s); }  // util/format.h
 
 [[noreturn]] void fail(const Node& n, const std::string& what) {
   throw GraphError("node '" + n.name + "' (" + op_name(n.op) + "): " + what);

@@ -9,6 +9,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn {
@@ -154,16 +155,15 @@ void save_model(const std::string& dir, const Model& m, const json& meta) {
 Model load_model(const std::string& dir, json* meta) {
   std::string mpath = dir + "/model.json";
   if (!path_exists(mpath)) throw IoError(mpath + ": file is missing (not a model folder?)");
-  json doc;
-  try {
-    doc = json::parse(read_file(mpath));
-  } catch (const json::exception& e) {
-    throw IoError(mpath + ": not valid JSON (" + e.what() + ")");
-  }
-  if (doc.value("format", "") != "legodnn-model")
+  const json doc = read_json_file(mpath);
+  if (!doc.is_object()) throw IoError(mpath + ": expected a JSON object, got " + doc.type_name());
+  if (doc.value("format", json()) != "legodnn-model")
     throw IoError(mpath + ": field 'format' must be \"legodnn-model\"");
-  if (doc.value("version", 0) > kModelVersion)
-    throw IoError(mpath + ": field 'version' is " + doc["version"].dump() + ", newer than the supported " +
+  const json version = doc.value("version", json(0));
+  if (!version.is_number_integer())
+    throw IoError(mpath + ": field 'version' must be an integer, got " + version.dump());
+  if (version.get<int64_t>() > kModelVersion)
+    throw IoError(mpath + ": field 'version' is " + version.dump() + ", newer than the supported " +
                   std::to_string(kModelVersion));
   if (!doc.contains("graph")) throw IoError(mpath + ": field 'graph' is missing");
   Model m;
@@ -174,9 +174,7 @@ Model load_model(const std::string& dir, json* meta) {
   } catch (const GraphError& e) {
     throw IoError(dir + "/weights.pt: " + e.what());
   }
-  for (const auto& n : m.graph.nodes())
-    for (const auto& p : param_specs(n))
-      if (p.trainable) m.weights.at(param_key(n.name, p.name)).requires_grad_(true);
+  require_grad_on_trainables(m.graph, m.weights);
   if (meta) *meta = doc.value("meta", json::object());
   return m;
 }

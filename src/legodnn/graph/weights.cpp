@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 
 namespace legodnn {
 
@@ -45,13 +46,9 @@ void check_weights(const Graph& g, const Weights& w) {
       const at::Tensor& t = it->second;
       if (!t.defined() || t.scalar_type() != at::kFloat)
         throw GraphError("node '" + n.name + "': tensor '" + key + "' must be float32");
-      if (t.sizes().vec() != p.shape) {
-        std::string want, got;
-        for (auto d : p.shape) want += std::to_string(d) + ",";
-        for (auto d : t.sizes()) got += std::to_string(d) + ",";
-        throw GraphError("node '" + n.name + "': tensor '" + key + "' has shape [" + got +
-                         "] but the node needs [" + want + "]");
-      }
+      if (t.sizes().vec() != p.shape)
+        throw GraphError("node '" + n.name + "': tensor '" + key + "' has shape " + shape_string(t.sizes().vec()) +
+                         " but the node needs " + shape_string(p.shape));
     }
   }
   if (w.size() != expected) {
@@ -72,6 +69,16 @@ std::vector<at::Tensor> trainable_tensors(const Graph& g, const Weights& w) {
     for (const auto& p : param_specs(n))
       if (p.trainable) out.push_back(w.at(param_key(n.name, p.name)));
   return out;
+}
+
+void require_grad_on_trainables(const Graph& g, Weights& w) {
+  for (const auto& n : g.nodes())
+    for (const auto& p : param_specs(n)) {
+      if (!p.trainable) continue;
+      auto it = w.find(param_key(n.name, p.name));
+      if (it == w.end()) throw GraphError("node '" + n.name + "': tensor '" + param_key(n.name, p.name) + "' is missing");
+      it->second.requires_grad_(true);
+    }
 }
 
 Weights clone_weights(const Weights& w) {

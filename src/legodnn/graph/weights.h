@@ -27,6 +27,9 @@ Weights init_weights(const Graph& g, uint64_t seed);
 void check_weights(const Graph& g, const Weights& w);
 /// The trainable tensors in graph order (for an optimizer).
 std::vector<at::Tensor> trainable_tensors(const Graph& g, const Weights& w);
+/// Sets requires_grad on every trainable tensor of the graph (every loader does, so that a loaded
+/// model can be fine-tuned); throws GraphError naming a missing one.
+void require_grad_on_trainables(const Graph& g, Weights& w);
 /// A deep copy (new storage) of every tensor.
 Weights clone_weights(const Weights& w);
 

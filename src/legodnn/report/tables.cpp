@@ -6,16 +6,11 @@
 #include <fmt/format.h>
 
 #include "legodnn/repository/selection.h"
+#include "legodnn/util/format.h"
 
 namespace legodnn {
 namespace {
 using nlohmann::json;
-
-std::string shape_text(const Shape& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
-  return o + "]";
-}
 
 size_t conv_count(const Manifest& man, const BlockRecord& b) {
   return static_cast<size_t>(std::count_if(b.nodes.begin(), b.nodes.end(),
@@ -27,7 +22,7 @@ size_t conv_count(const Manifest& man, const BlockRecord& b) {
 std::string inspect_text(const Repository& repo) {
   const Manifest& man = repo.manifest();
   std::string o = fmt::format("repository {}: model {}, input {}, {} classes, {} blocks\n", repo.dir(), man.model,
-                              shape_text(man.input_shape), man.classes, man.blocks.size());
+                              shape_string(man.input_shape), man.classes, man.blocks.size());
   for (const auto& [stage, info] : man.stages.items()) o += fmt::format("  stage {:<12} {}\n", stage, info.dump());
   const json& p = man.profile;
   if (!p.empty()) {
@@ -45,8 +40,8 @@ std::string inspect_text(const Repository& repo) {
   }
   o += "\nblock  convs  entry          exit           first node .. exit node\n";
   for (const auto& b : man.blocks)
-    o += fmt::format("{:>5}  {:>5}  {:<13}  {:<13}  {} .. {}\n", b.id, conv_count(man, b), shape_text(b.entry_shape),
-                     shape_text(b.exit_shape), b.nodes.front(), b.exit);
+    o += fmt::format("{:>5}  {:>5}  {:<13}  {:<13}  {} .. {}\n", b.id, conv_count(man, b), shape_string(b.entry_shape),
+                     shape_string(b.exit_shape), b.nodes.front(), b.exit);
   o += "\nblock  sparsity   params      MACs   latency_ms  drop%   raw%    se%   mse_pruned  mse_retrained\n";
   for (const auto& b : man.blocks)
     for (const auto& d : b.descendants) {
@@ -63,7 +58,7 @@ std::pair<std::string, std::string> inspect_csv(const Repository& repo) {
   std::string blocks = "block,convs,entry,exit,entry_shape,exit_shape,first_node\n";
   for (const auto& b : man.blocks)
     blocks += fmt::format("{},{},{},{},\"{}\",\"{}\",{}\n", b.id, conv_count(man, b), b.entry, b.exit,
-                          shape_text(b.entry_shape), shape_text(b.exit_shape), b.nodes.front());
+                          shape_string(b.entry_shape), shape_string(b.exit_shape), b.nodes.front());
   std::string prof = "block,sparsity,params,macs,bytes,latency_ms,acc_drop,acc_drop_raw,acc_drop_se,mse_pruned,mse_retrained\n";
   for (const auto& b : man.blocks)
     for (const auto& d : b.descendants) {
@@ -103,8 +98,8 @@ std::string blocks_text(const json& doc) {
     o += fmt::format("block {}: {} .. {} ({} nodes, {} convs) entry {} {} exit {} {} params {} MACs {}\n",
                      jb["id"].get<int>(), jb["nodes"].front().get<std::string>(), jb["exit"].get<std::string>(),
                      jb["nodes"].size(), jb["convs"].get<int>(), jb["entry"].get<std::string>(),
-                     shape_text(jb["entry_shape"].get<Shape>()), jb["exit"].get<std::string>(),
-                     shape_text(jb["exit_shape"].get<Shape>()), jb["params"].get<int64_t>(), jb["macs"].get<int64_t>());
+                     shape_string(jb["entry_shape"].get<Shape>()), jb["exit"].get<std::string>(),
+                     shape_string(jb["exit_shape"].get<Shape>()), jb["params"].get<int64_t>(), jb["macs"].get<int64_t>());
     for (const auto& d : jb["descendants"])
       o += fmt::format("    sparsity {:.2f}: params {:>9}  MACs {:>11}\n", d["sparsity"].get<double>(),
                        d["params"].get<int64_t>(), d["macs"].get<int64_t>());

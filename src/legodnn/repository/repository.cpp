@@ -1,16 +1,14 @@
 #include "legodnn/repository/repository.h"
 
-#include <cstdio>
-#include <fstream>
 #include <set>
 #include <unordered_map>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include "legodnn/graph/serialize.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn {
@@ -19,125 +17,35 @@ using nlohmann::json;
 namespace {
 constexpr const char* kFormatName = "legodnn-repository";
 
-std::string shape_str(const Shape& s) {
-  std::string out = "[";
-  for (size_t k = 0; k < s.size(); ++k) out += (k ? "," : "") + std::to_string(s[k]);
-  return out + "]";
-}
-
-std::string number_str(double x) { return json(x).dump(); }
-
-std::string index_field(const std::string& parent, size_t k) {
-  return parent + "[" + std::to_string(k) + "]";
-}
+std::string index_field(const std::string& parent, size_t k) { return FieldReader::index(parent, k); }
 
 std::string descendant_field(size_t block, size_t descendant) {
   return index_field(index_field("blocks", block) + ".descendants", descendant);
 }
 
-enum class Kind { String, Integer, Number, Array, Object };
-
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::String: return "a string";
-    case Kind::Integer: return "an integer";
-    case Kind::Number: return "a number";
-    case Kind::Array: return "a list";
-    case Kind::Object: return "an object";
-  }
-  return "?";
-}
-
-bool has_kind(const json& v, Kind k) {
-  switch (k) {
-    case Kind::String: return v.is_string();
-    case Kind::Integer: return v.is_number_integer();
-    case Kind::Number: return v.is_number();
-    case Kind::Array: return v.is_array();
-    case Kind::Object: return v.is_object();
-  }
-  return false;
-}
-
-// Reads manifest fields; every error starts with the source file and the dotted field path.
-class Fields {
+// The shared field reader, plus what only this format has: tensor files inside the repository
+// folder and graphs.
+class Fields : public FieldReader {
  public:
-  explicit Fields(const std::string& source) : source_(source) {}
+  using FieldReader::FieldReader;
 
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    throw IoError(source_ + ": " + field + ": " + what);
-  }
-
-  const json& get(const json& obj, const std::string& parent, const std::string& key, Kind kind) const {
-    const json* v = find(obj, parent, key, kind);
-    if (!v) fail(join(parent, key), "missing");
-    return *v;
-  }
-
-  // nullptr when absent; the wrong type is still an error.
-  const json* find(const json& obj, const std::string& parent, const std::string& key, Kind kind) const {
-    auto it = obj.find(key);
-    if (it == obj.end()) return nullptr;
-    check(*it, join(parent, key), kind);
-    return &*it;
-  }
-
-  void check(const json& v, const std::string& field, Kind kind) const {
-    if (!has_kind(v, kind))
-      fail(field, std::string("expected ") + kind_name(kind) + ", got " + v.type_name() + " " + v.dump());
-  }
-
-  std::string string(const json& obj, const std::string& parent, const std::string& key) const {
-    return get(obj, parent, key, Kind::String).get<std::string>();
-  }
-
-  Shape shape(const json& obj, const std::string& parent, const std::string& key) const {
-    const std::string field = join(parent, key);
-    const json& j = get(obj, parent, key, Kind::Array);
-    Shape s;
-    for (const auto& d : j) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 1)
-        fail(field, "expected a list of positive integers, got " + j.dump());
-      s.push_back(d.get<int64_t>());
-    }
-    if (s.empty()) fail(field, "must not be empty");
-    return s;
-  }
-
-  // Tensor files stay inside the repository folder, so a manifest cannot point elsewhere.
   std::string file(const json& obj, const std::string& parent) const {
-    std::string f = string(obj, parent, "file");
-    bool escapes = f.empty() || f.front() == '/' || f == ".." || f.rfind("../", 0) == 0 ||
-                   f.find("/../") != std::string::npos ||
-                   (f.size() >= 3 && f.compare(f.size() - 3, 3, "/..") == 0);
-    if (escapes) fail(join(parent, "file"), "\"" + f + "\" is not a relative path inside the repository");
-    return f;
+    return relative_path(obj, parent, "file", "the repository");
   }
 
   std::string checksum(const json& obj, const std::string& parent) const {
-    std::string c = string(obj, parent, "checksum");
-    bool ok = c.size() == 14 && c.rfind("crc32:", 0) == 0 &&
-              c.find_first_not_of("0123456789abcdef", 6) == std::string::npos;
-    if (!ok) fail(join(parent, "checksum"), "expected \"crc32:\" and 8 lower-case hex digits, got \"" + c + "\"");
-    return c;
+    return FieldReader::checksum(obj, parent, "checksum");
   }
 
   Graph graph(const json& obj, const std::string& parent, const std::string& key) const {
     const std::string field = join(parent, key);
-    const json& j = get(obj, parent, key, Kind::Object);
+    const json& j = get(obj, parent, key, JsonKind::Object);
     try {
-      return graph_from_json(j, source_ + ": " + field);
+      return graph_from_json(j, source() + ": " + field);
     } catch (const GraphError& e) {
       throw IoError(e.what());
     }
   }
-
-  static std::string join(const std::string& parent, const std::string& key) {
-    return parent.empty() ? key : parent + "." + key;
-  }
-
- private:
-  const std::string& source_;
 };
 
 json profile_to_json(const DescendantProfile& p) {
@@ -151,14 +59,14 @@ json profile_to_json(const DescendantProfile& p) {
 // Later build stages fill the profile in, so every field may be absent (it stays 0).
 DescendantProfile parse_profile(const Fields& f, const json& parent_obj, const std::string& parent) {
   DescendantProfile p;
-  const json* j = f.find(parent_obj, parent, "profile", Kind::Object);
+  const json* j = f.find(parent_obj, parent, "profile", JsonKind::Object);
   if (!j) return p;
   const std::string field = Fields::join(parent, "profile");
   auto integer = [&](const char* key, int64_t& out) {
-    if (const json* v = f.find(*j, field, key, Kind::Integer)) out = v->get<int64_t>();
+    if (const json* v = f.find(*j, field, key, JsonKind::Integer)) out = v->get<int64_t>();
   };
   auto number = [&](const char* key, double& out) {
-    if (const json* v = f.find(*j, field, key, Kind::Number)) out = v->get<double>();
+    if (const json* v = f.find(*j, field, key, JsonKind::Number)) out = v->get<double>();
   };
   integer("params", p.params);
   integer("macs", p.macs);
@@ -211,11 +119,11 @@ void check_block_slot(const Fields& f, const std::string& bf, const BlockRecord&
   const Shape& entry_shape = shapes[teacher.index(b.entry)];
   const Shape& exit_shape = shapes[teacher.index(b.exit)];
   if (b.entry_shape != entry_shape)
-    f.fail(bf + ".entry_shape", shape_str(b.entry_shape) + " differs from the teacher's " +
-                                    shape_str(entry_shape) + " at '" + b.entry + "'");
+    f.fail(bf + ".entry_shape", shape_string(b.entry_shape) + " differs from the teacher's " +
+                                    shape_string(entry_shape) + " at '" + b.entry + "'");
   if (b.exit_shape != exit_shape)
-    f.fail(bf + ".exit_shape", shape_str(b.exit_shape) + " differs from the teacher's " +
-                                   shape_str(exit_shape) + " at '" + b.exit + "'");
+    f.fail(bf + ".exit_shape", shape_string(b.exit_shape) + " differs from the teacher's " +
+                                   shape_string(exit_shape) + " at '" + b.exit + "'");
 }
 
 // A descendant replaces the block's nodes one for one, wired as in the teacher (compose looks
@@ -229,9 +137,9 @@ void check_descendant_fit(const Fields& f, const std::string& df, const BlockRec
   const Shape& in_shape = shapes[g.index(in)];
   const Shape& out_shape = shapes[g.index(out)];
   if (in != b.entry || out != b.exit || in_shape != b.entry_shape || out_shape != b.exit_shape)
-    f.fail(field, "does not fit its slot: it maps '" + in + "' " + shape_str(in_shape) + " -> '" + out + "' " +
-                      shape_str(out_shape) + ", the block maps '" + b.entry + "' " + shape_str(b.entry_shape) +
-                      " -> '" + b.exit + "' " + shape_str(b.exit_shape));
+    f.fail(field, "does not fit its slot: it maps '" + in + "' " + shape_string(in_shape) + " -> '" + out + "' " +
+                      shape_string(out_shape) + ", the block maps '" + b.entry + "' " + shape_string(b.entry_shape) +
+                      " -> '" + b.exit + "' " + shape_string(b.exit_shape));
   if (g.size() != b.nodes.size() + 1)
     f.fail(field, "does not fit its slot: it has " + std::to_string(g.size() - 1) +
                       " nodes besides the input, the block " + std::to_string(b.nodes.size()));
@@ -244,36 +152,36 @@ void check_descendant_fit(const Fields& f, const std::string& df, const BlockRec
 
 BlockRecord parse_block(const Fields& f, const json& jb, size_t i) {
   const std::string bf = index_field("blocks", i);
-  f.check(jb, bf, Kind::Object);
+  f.check(jb, bf, JsonKind::Object);
   BlockRecord b;
-  const json& id = f.get(jb, bf, "id", Kind::Integer);
+  const json& id = f.get(jb, bf, "id", JsonKind::Integer);
   if (id.get<int64_t>() != static_cast<int64_t>(i))
     f.fail(bf + ".id", "expected " + std::to_string(i) + " (ids count 0, 1, 2... in order), got " + id.dump());
   b.id = static_cast<int>(i);
   b.entry = f.string(jb, bf, "entry");
   b.exit = f.string(jb, bf, "exit");
-  const json& nodes = f.get(jb, bf, "nodes", Kind::Array);
+  const json& nodes = f.get(jb, bf, "nodes", JsonKind::Array);
   for (size_t k = 0; k < nodes.size(); ++k) {
-    f.check(nodes[k], index_field(bf + ".nodes", k), Kind::String);
+    f.check(nodes[k], index_field(bf + ".nodes", k), JsonKind::String);
     b.nodes.push_back(nodes[k].get<std::string>());
   }
   b.entry_shape = f.shape(jb, bf, "entry_shape");
   b.exit_shape = f.shape(jb, bf, "exit_shape");
-  const json& ds = f.get(jb, bf, "descendants", Kind::Array);
+  const json& ds = f.get(jb, bf, "descendants", JsonKind::Array);
   if (ds.empty()) f.fail(bf + ".descendants", "a block needs at least one descendant (sparsity 0)");
   for (size_t k = 0; k < ds.size(); ++k) {
     const std::string df = descendant_field(i, k);
-    f.check(ds[k], df, Kind::Object);
+    f.check(ds[k], df, JsonKind::Object);
     DescendantRecord d;
-    d.sparsity = f.get(ds[k], df, "sparsity", Kind::Number).get<double>();
+    d.sparsity = f.get(ds[k], df, "sparsity", JsonKind::Number).get<double>();
     if (k == 0 && d.sparsity != 0.0)
       f.fail(df + ".sparsity", "the first descendant is the original block and must have sparsity 0, got " +
-                                   number_str(d.sparsity));
+                                   number_string(d.sparsity));
     if (!(d.sparsity >= 0.0 && d.sparsity < 1.0))
-      f.fail(df + ".sparsity", number_str(d.sparsity) + " is outside [0, 1)");
+      f.fail(df + ".sparsity", number_string(d.sparsity) + " is outside [0, 1)");
     if (k > 0 && d.sparsity <= b.descendants.back().sparsity)
-      f.fail(df + ".sparsity", number_str(d.sparsity) + " does not exceed the previous descendant's " +
-                                   number_str(b.descendants.back().sparsity) +
+      f.fail(df + ".sparsity", number_string(d.sparsity) + " does not exceed the previous descendant's " +
+                                   number_string(b.descendants.back().sparsity) +
                                    " (sparsities must increase)");
     d.graph = f.graph(ds[k], df, "graph");
     d.file = f.file(ds[k], df);
@@ -294,12 +202,6 @@ void verify_checksum(const std::string& manifest_path, const std::string& field,
   if (actual != expected)
     throw IoError(manifest_path + ": " + field + ": checksum mismatch for " + path + " (the file has " + actual +
                   ", the manifest says " + expected + ")");
-}
-
-void require_grad_on_trainables(const Graph& g, Weights& w) {
-  for (const auto& n : g.nodes())
-    for (const auto& p : param_specs(n))
-      if (p.trainable) w.at(param_key(n.name, p.name)).requires_grad_(true);
 }
 }  // namespace
 
@@ -340,7 +242,7 @@ Manifest parse_manifest(const json& j, const std::string& source) {
   if (format != kFormatName)
     f.fail("format", "expected \"" + std::string(kFormatName) + "\", got \"" + format + "\"");
   Manifest m;
-  const json& version = f.get(j, "", "format_version", Kind::Integer);
+  const json& version = f.get(j, "", "format_version", JsonKind::Integer);
   if (version.get<int64_t>() > kRepositoryFormat)
     f.fail("format_version", version.dump() + " is newer than the supported " + std::to_string(kRepositoryFormat) +
                                  " (built by a newer legodnn?)");
@@ -348,18 +250,18 @@ Manifest parse_manifest(const json& j, const std::string& source) {
   m.format_version = version.get<int>();
   m.model = f.string(j, "", "model");
   m.input_shape = f.shape(j, "", "input_shape");
-  m.classes = f.get(j, "", "classes", Kind::Integer).get<int64_t>();
+  m.classes = f.get(j, "", "classes", JsonKind::Integer).get<int64_t>();
   if (m.classes < 1) f.fail("classes", "must be positive, got " + std::to_string(m.classes));
   m.teacher = f.graph(j, "", "teacher");
   auto shapes = m.teacher.infer_shapes();
   const Shape& teacher_input = shapes[m.teacher.index(m.teacher.input())];
   if (teacher_input != m.input_shape)
-    f.fail("input_shape", shape_str(m.input_shape) + " differs from the teacher's input " + shape_str(teacher_input));
-  const json& frame = f.get(j, "", "frame", Kind::Object);
+    f.fail("input_shape", shape_string(m.input_shape) + " differs from the teacher's input " + shape_string(teacher_input));
+  const json& frame = f.get(j, "", "frame", JsonKind::Object);
   m.frame_file = f.file(frame, "frame");
   m.frame_checksum = f.checksum(frame, "frame");
 
-  const json& blocks = f.get(j, "", "blocks", Kind::Array);
+  const json& blocks = f.get(j, "", "blocks", JsonKind::Array);
   std::unordered_map<std::string, int> owner;  // block node -> block id
   for (size_t i = 0; i < blocks.size(); ++i) {
     BlockRecord b = parse_block(f, blocks[i], i);
@@ -368,26 +270,9 @@ Manifest parse_manifest(const json& j, const std::string& source) {
       check_descendant_fit(f, descendant_field(i, k), b, b.descendants[k].graph, m.teacher);
     m.blocks.push_back(std::move(b));
   }
-  if (const json* s = f.find(j, "", "stages", Kind::Object)) m.stages = *s;
-  if (const json* p = f.find(j, "", "profile", Kind::Object)) m.profile = *p;
+  if (const json* s = f.find(j, "", "stages", JsonKind::Object)) m.stages = *s;
+  if (const json* p = f.find(j, "", "profile", JsonKind::Object)) m.profile = *p;
   return m;
-}
-
-std::string file_checksum(const std::string& path) {
-  if (!path_exists(path)) throw IoError(path + ": file is missing");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open for reading");
-  uLong crc = crc32(0L, Z_NULL, 0);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    std::streamsize n = in.gcount();
-    if (n > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
-  }
-  if (in.bad()) throw IoError(path + ": read error");
-  char out[16];
-  std::snprintf(out, sizeof out, "crc32:%08lx", static_cast<unsigned long>(crc));
-  return out;
 }
 
 std::string write_tensor_file(const std::string& path, const Weights& w) {
@@ -402,18 +287,13 @@ void write_manifest(const std::string& dir, const Manifest& m) {
 Repository Repository::open(const std::string& dir) {
   const std::string mpath = dir + "/manifest.json";
   if (!path_exists(mpath)) throw IoError(mpath + ": file is missing (not a block repository?)");
-  json j;
-  try {
-    j = json::parse(read_file(mpath));
-  } catch (const json::exception& e) {
-    throw IoError(mpath + ": not valid JSON (" + e.what() + ")");
-  }
+  const json j = read_json_file(mpath);
   Repository r;
   r.dir_ = dir;
   r.manifest_ = parse_manifest(j, mpath);
   const Manifest& m = r.manifest_;
   auto check = [&](const std::string& field, const std::string& file, const std::string& checksum) {
-    const std::string path = dir + "/" + file;
+    const std::string path = resolve_inside(dir, file);
     require_file(mpath, field + ".file", path);
     verify_checksum(mpath, field + ".checksum", path, checksum);
   };
@@ -429,7 +309,7 @@ namespace {
 Weights load_listed(const std::string& dir, const std::string& field, const std::string& file,
                     const std::string& checksum) {
   const std::string mpath = dir + "/manifest.json";
-  const std::string path = dir + "/" + file;
+  const std::string path = resolve_inside(dir, file);
   require_file(mpath, field + ".file", path);
   verify_checksum(mpath, field + ".checksum", path, checksum);
   try {

@@ -9,6 +9,7 @@
 
 #include "legodnn/blocks/prune.h"
 #include "legodnn/graph/weights.h"
+#include "legodnn/util/format.h"  // file_checksum
 
 namespace legodnn {
 
@@ -86,8 +87,6 @@ class Repository {
 
 /// Writes a tensor file atomically and returns its checksum ("crc32:xxxxxxxx").
 std::string write_tensor_file(const std::string& path, const Weights& w);
-/// Checksum of a file's bytes; throws IoError naming a missing file.
-std::string file_checksum(const std::string& path);
 /// Writes manifest.json atomically.
 void write_manifest(const std::string& dir, const Manifest& m);
 /// Parses and validates a manifest (without touching tensor files). `source` names the file in errors.

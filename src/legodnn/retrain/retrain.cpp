@@ -15,6 +15,7 @@
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/serialize.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn {
@@ -81,12 +82,7 @@ int load_state(const std::string& dir, std::vector<Trainee>& ts, std::vector<std
   std::string d = dir;
   if (!fs::exists(d + "/state.json") && fs::exists(dir + ".old/state.json")) d = dir + ".old";
   if (!fs::exists(d + "/state.json")) return 0;
-  json j;
-  try {
-    j = json::parse(read_file(d + "/state.json"));
-  } catch (const json::exception& e) {
-    throw IoError(d + "/state.json: not valid JSON (" + e.what() + ")");
-  }
+  const json j = read_json_file(d + "/state.json");
   if (j.at("trainees").size() != ts.size())
     throw IoError(d + "/state.json: field 'trainees' lists " + std::to_string(j["trainees"].size()) +
                   " descendants but this run has " + std::to_string(ts.size()) + " (different settings?)");

@@ -450,38 +450,39 @@ class Relaxation {
   Choice best_;
 };
 
-void check_finite_nonneg(double v, const std::string& what) {
-  if (std::isnan(v) || v < 0) throw OptionError(what + " must be a non-negative number, got " + std::to_string(v));
-}
+bool nonneg(double v) { return !std::isnan(v) && v >= 0; }
 }  // namespace
 
+// Runs on every solve: LEGODNN_CHECK builds a message only for bad input.
 void validate_problem(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget) {
-  if (models.empty()) throw OptionError("the optimizer needs at least one model");
-  if (std::isnan(budget.memory_bytes) || budget.memory_bytes < 0)
-    throw OptionError("memory budget must be a non-negative number of bytes, got " + std::to_string(budget.memory_bytes));
+  LEGODNN_CHECK(!models.empty(), OptionError, "the optimizer needs at least one model");
+  LEGODNN_CHECK(nonneg(budget.memory_bytes), OptionError,
+                "memory budget must be a non-negative number of bytes, got ", budget.memory_bytes);
   for (const auto& m : models) {
-    const std::string who = "model '" + m.name + "'";
-    if (m.blocks.empty()) throw OptionError(who + " has no blocks (empty repository?)");
-    if (std::isnan(m.deadline_ms) || m.deadline_ms < 0)
-      throw OptionError(who + ": deadline must be a non-negative number of ms, got " + std::to_string(m.deadline_ms));
-    if (std::isnan(m.accuracy)) throw OptionError(who + ": accuracy is NaN");
-    check_finite_nonneg(m.weight, who + ": weight");
-    check_finite_nonneg(m.rate_hz, who + ": rate");
-    check_finite_nonneg(m.frame_ms, who + ": frame latency");
-    check_finite_nonneg(m.frame_bytes, who + ": frame bytes");
+    LEGODNN_CHECK(!m.blocks.empty(), OptionError, "model '", m.name, "' has no blocks (empty repository?)");
+    LEGODNN_CHECK(nonneg(m.deadline_ms), OptionError, "model '", m.name,
+                  "': deadline must be a non-negative number of ms, got ", m.deadline_ms);
+    LEGODNN_CHECK(!std::isnan(m.accuracy), OptionError, "model '", m.name, "': accuracy is NaN");
+    LEGODNN_CHECK(nonneg(m.weight), OptionError, "model '", m.name, "': weight must be a non-negative number, got ",
+                  m.weight);
+    LEGODNN_CHECK(nonneg(m.rate_hz), OptionError, "model '", m.name, "': rate must be a non-negative number, got ",
+                  m.rate_hz);
+    LEGODNN_CHECK(nonneg(m.frame_ms), OptionError, "model '", m.name,
+                  "': frame latency must be a non-negative number, got ", m.frame_ms);
+    LEGODNN_CHECK(nonneg(m.frame_bytes), OptionError, "model '", m.name,
+                  "': frame bytes must be a non-negative number, got ", m.frame_bytes);
     for (size_t i = 0; i < m.blocks.size(); ++i) {
-      if (m.blocks[i].empty()) throw OptionError(who + ": block " + std::to_string(i) + " has no options");
+      LEGODNN_CHECK(!m.blocks[i].empty(), OptionError, "model '", m.name, "': block ", i, " has no options");
       for (size_t j = 0; j < m.blocks[i].size(); ++j) {
         const auto& o = m.blocks[i][j];
-        // The message is built only for a bad option: this runs on every solve.
-        if (std::isfinite(o.drop) && std::isfinite(o.latency_ms) && o.latency_ms >= 0 && std::isfinite(o.bytes) &&
-            o.bytes >= 0)
-          continue;
-        std::string at = who + " block " + std::to_string(i) + " option " + std::to_string(j);
-        if (!std::isfinite(o.drop)) throw OptionError(at + ": drop must be finite");
-        check_finite_nonneg(o.latency_ms, at + ": latency");
-        check_finite_nonneg(o.bytes, at + ": bytes");
-        throw OptionError(at + ": latency and bytes must be finite");
+        LEGODNN_CHECK(std::isfinite(o.drop), OptionError, "model '", m.name, "' block ", i, " option ", j,
+                      ": drop must be finite");
+        LEGODNN_CHECK(nonneg(o.latency_ms), OptionError, "model '", m.name, "' block ", i, " option ", j,
+                      ": latency must be a non-negative number, got ", o.latency_ms);
+        LEGODNN_CHECK(nonneg(o.bytes), OptionError, "model '", m.name, "' block ", i, " option ", j,
+                      ": bytes must be a non-negative number, got ", o.bytes);
+        LEGODNN_CHECK(std::isfinite(o.latency_ms) && std::isfinite(o.bytes), OptionError, "model '", m.name,
+                      "' block ", i, " option ", j, ": latency and bytes must be finite");
       }
     }
   }
@@ -679,65 +680,68 @@ Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBud
       fr[m] = model_frontier(mo, 1.0, mo.deadline_ms, memory_cap(m), below_floor, states);
       each_fits = !fr[m].last().empty();
     }
-    if (!each_fits) return start;  // cannot happen: `start` itself stays above the floor
-    if (each_fits) {
-      auto items_for = [&](double min_acc, bool with_cost) {
-        std::vector<std::vector<Item>> items(M);
-        for (size_t m = 0; m < M; ++m) {
-          for (size_t k = 0; k < fr[m].last().size(); ++k) {
-            const State& s = fr[m].last()[k];
-            double acc = models[m].accuracy - s.c;
-            if (acc < min_acc - kEps) continue;
-            items[m].push_back({s.b, share_of(m, s.a), with_cost ? models[m].weight * s.c : 0.0, static_cast<int>(k)});
-          }
-          prune_items(items[m]);
+    // `start`'s own points stay above the floor, so every frontier holds one unless a budget
+    // that `start` meets only within the kEps tolerance cuts a model's memory cap below it
+    // (tests/test_optimizer.cpp, MaxMinKeepsASelectionThatFitsOnlyWithinTheTolerance).
+    if (!each_fits) return start;
+    auto items_for = [&](double min_acc, bool with_cost) {
+      std::vector<std::vector<Item>> items(M);
+      for (size_t m = 0; m < M; ++m) {
+        for (size_t k = 0; k < fr[m].last().size(); ++k) {
+          const State& s = fr[m].last()[k];
+          double acc = models[m].accuracy - s.c;
+          if (acc < min_acc - kEps) continue;
+          items[m].push_back({s.b, share_of(m, s.a), with_cost ? models[m].weight * s.c : 0.0, static_cast<int>(k)});
         }
-        return items;
-      };
-      auto total = [](double, double, double c) { return c; };
-      std::vector<double> levels;
-      for (size_t m = 0; m < M; ++m)
-        for (const auto& s : fr[m].last())
-          if (models[m].accuracy - s.c >= floor - kEps) levels.push_back(models[m].accuracy - s.c);
-      std::sort(levels.begin(), levels.end());
-      levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
-      auto fits = [&](double t) {
-        auto items = items_for(t, false);
-        for (const auto& it : items)
-          if (it.empty()) return false;
-        // Quick answers first: a priced choice (least share + p * bytes per model) that fits
-        // proves yes; the lookahead's bounds at the start prove no.
-        Lookahead la(items, budget.memory_bytes, share_cap);
-        if (la(0, 0.0, 0.0, 0.0)) return false;
-        for (double price : {0.0, 0.25, 1.0, 4.0, 1e6}) {
-          double by = 0, sh = 0;
-          for (const auto& its : items) {
-            const Item* best = &its[0];
-            for (const auto& it : its)
-              if (it.share + price * it.bytes / std::max(budget.memory_bytes, 1e-9) <
-                  best->share + price * best->bytes / std::max(budget.memory_bytes, 1e-9))
-                best = &it;
-            by += best->bytes, sh += best->share;
-          }
-          if (by <= budget.memory_bytes * (1 + kEps) && sh <= share_cap * (1 + kEps)) return true;
-        }
-        return !cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
-                             total, states).empty();
-      };
-      if (fits(levels.front())) {
-        size_t lo = 0, hi = levels.size() - 1;  // fits(levels[lo]) holds
-        while (lo < hi) {
-          size_t mid = (lo + hi + 1) / 2;
-          if (fits(levels[mid])) lo = mid;
-          else hi = mid - 1;
-        }
-        auto items = items_for(levels[lo], true);
-        auto pick = cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
-                                 total, states);
-        if (!pick.empty()) return decide(items, pick);
+        prune_items(items[m]);
       }
+      return items;
+    };
+    auto total = [](double, double, double c) { return c; };
+    std::vector<double> levels;
+    for (size_t m = 0; m < M; ++m)
+      for (const auto& s : fr[m].last())
+        if (models[m].accuracy - s.c >= floor - kEps) levels.push_back(models[m].accuracy - s.c);
+    std::sort(levels.begin(), levels.end());
+    levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+    auto fits = [&](double t) {
+      auto items = items_for(t, false);
+      for (const auto& it : items)
+        if (it.empty()) return false;
+      // Quick answers first: a priced choice (least share + p * bytes per model) that fits
+      // proves yes; the lookahead's bounds at the start prove no.
+      Lookahead la(items, budget.memory_bytes, share_cap);
+      if (la(0, 0.0, 0.0, 0.0)) return false;
+      for (double price : {0.0, 0.25, 1.0, 4.0, 1e6}) {
+        double by = 0, sh = 0;
+        for (const auto& its : items) {
+          const Item* best = &its[0];
+          for (const auto& it : its)
+            if (it.share + price * it.bytes / std::max(budget.memory_bytes, 1e-9) <
+                best->share + price * best->bytes / std::max(budget.memory_bytes, 1e-9))
+              best = &it;
+          by += best->bytes, sh += best->share;
+        }
+        if (by <= budget.memory_bytes * (1 + kEps) && sh <= share_cap * (1 + kEps)) return true;
+      }
+      return !cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
+                           total, states).empty();
+    };
+    if (fits(levels.front())) {
+      size_t lo = 0, hi = levels.size() - 1;  // fits(levels[lo]) holds
+      while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        if (fits(levels[mid])) lo = mid;
+        else hi = mid - 1;
+      }
+      auto items = items_for(levels[lo], true);
+      auto pick = cross_models(items, budget.memory_bytes, share_cap, Lookahead(items, budget.memory_bytes, share_cap),
+                               total, states);
+      if (!pick.empty()) return decide(items, pick);
     }
-    return start;  // not reached: the floor itself fits
+    // Reached only when rounding or the tolerances drop `start`'s own points: it stays a
+    // feasible answer above the floor.
+    return start;
   }
   return {};
 }

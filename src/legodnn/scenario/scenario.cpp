@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 
 namespace legodnn {
 namespace {
@@ -142,14 +142,7 @@ Scenario parse_scenario(const nlohmann::json& j, const std::string& source, cons
 }
 
 Scenario load_scenario(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError(path + ": cannot read the scenario file");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    throw IoError(path + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json j = read_json_file(path);
   return parse_scenario(j, path, std::filesystem::path(path).parent_path().string());
 }
 
