@@ -285,11 +285,13 @@ TEST(ModelGrained, ForwardsDuringSwitchesEachSeeOneWholeVariant) {
   for (const auto& v : vs) want.push_back(own_output(dir, v, x));
   std::atomic<bool> stop{false};
   std::atomic<int> forwards{0}, mismatches{0};
+  // Through the servable interface: each forward's snapshot names the variant that computed it.
+  const Servable& served = server;
   std::thread reader([&] {
     while (!stop) {
-      at::Tensor y = server.forward(x);
-      bool any = std::any_of(want.begin(), want.end(), [&](const at::Tensor& w) { return at::equal(y, w); });
-      mismatches += !any;
+      const ServingSnapshot snap = served.snapshot();
+      at::Tensor y = snap.forward(x);
+      mismatches += !at::equal(y, want.at(snap.selection().at(0)));
       ++forwards;
     }
   });
@@ -298,6 +300,28 @@ TEST(ModelGrained, ForwardsDuringSwitchesEachSeeOneWholeVariant) {
   reader.join();
   EXPECT_GT(forwards.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(ModelGrained, HeldSnapshotKeepsServingItsVariantAfterASwitch) {
+  const std::string& dir = tiny_set();
+  WholeModelServer server = WholeModelServer::open(dir, 1);
+  const auto& vs = server.set().manifest().variants;
+  const at::Tensor x = input(2, 5);
+  const ServingSnapshot held = server.snapshot();
+  EXPECT_EQ(held.selection(), (std::vector<int>{1}));
+  EXPECT_EQ(held.version(), 0u);
+  ASSERT_TRUE(server.switch_to({2}).ok);
+  EXPECT_EQ(server.snapshot().version(), 1u);
+  EXPECT_EQ(server.snapshot().selection(), (std::vector<int>{2}));
+  EXPECT_TRUE(at::equal(held.forward(x), own_output(dir, vs[1], x)));
+  EXPECT_TRUE(at::equal(server.forward(x), own_output(dir, vs[2], x)));
+  // Selecting the active variant commits nothing; a failed switch neither (see below).
+  ASSERT_TRUE(server.switch_to({2}).ok);
+  EXPECT_EQ(server.snapshot().version(), 1u);
+  // No cache to limit; a negative limit is still a caller's mistake.
+  server.set_cache_limit(1 << 20);
+  EXPECT_EQ(server.memory().cache_limit, 0);
+  EXPECT_THROWS_WITH(server.set_cache_limit(-1), OptionError, "must not be negative");
 }
 
 TEST(ModelGrained, DamagedVariantFailsTheSwitchAndServingGoesOnUnchanged) {
@@ -317,6 +341,7 @@ TEST(ModelGrained, DamagedVariantFailsTheSwitchAndServingGoesOnUnchanged) {
   EXPECT_EQ(r.selection, (std::vector<int>{1}));
   EXPECT_TRUE(r.changed.empty());
   EXPECT_EQ(server.selection(), (std::vector<int>{1}));
+  EXPECT_EQ(server.snapshot().version(), 1u);
   EXPECT_TRUE(at::equal(server.forward(x), before));
   EXPECT_EQ(server.memory().active_bytes, mem_before.active_bytes);
 

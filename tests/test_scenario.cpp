@@ -2,6 +2,7 @@
 // repositories (events in time order, a leaving model frees its memory, an impossible deadline is
 // marked infeasible while serving goes on).
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "legodnn/scenario/runner.h"
 #include "legodnn/scenario/scenario.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
 #include "test_util.h"
 #include "tiny_repository.h"
 
@@ -41,10 +43,16 @@ void write_profiled_tiny_repository(const std::string& dir, uint64_t seed) {
   write_manifest(dir, m);
 }
 
+// One CSV row; cells are read by column name.
 struct Row {
   double t;
   std::string kind, model, event;
-  std::vector<std::string> f;  // all fields
+  std::map<std::string, std::string> cells;
+  const std::string& operator[](const std::string& column) const {
+    auto it = cells.find(column);
+    if (it == cells.end()) throw std::out_of_range("no column '" + column + "'");
+    return it->second;
+  }
 };
 
 std::vector<std::string> split_csv(const std::string& line) {
@@ -60,15 +68,31 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
+// The columns the report and earlier runs' readers know, with their meaning unchanged.
+const std::vector<std::string> kKnownColumns = {
+    "system",      "t_s",          "kind",           "model",        "event",
+    "feasible",    "solve_us",     "selection",      "sparsities",   "est_accuracy",
+    "measured_accuracy", "est_latency_ms", "measured_latency_ms", "deadline_ms", "inferences",
+    "misses",      "memory_bytes", "memory_budget_bytes", "switch_bytes", "switch_ms",
+    "latency_ratio"};
+
 std::vector<Row> read_rows(const std::string& path) {
   std::istringstream in(read_text_file(path));
   std::string line;
-  std::getline(in, line);  // header
+  std::getline(in, line);
+  const std::vector<std::string> header = split_csv(line);
+  EXPECT_EQ(header, run_record_columns());
   std::vector<Row> rows;
   while (std::getline(in, line)) {
     auto f = split_csv(line);
-    EXPECT_EQ(f.size(), 21u) << line;
-    rows.push_back({std::stod(f.at(1)), f.at(2), f.at(3), f.at(4), f});
+    EXPECT_EQ(f.size(), header.size()) << line;
+    Row r;
+    for (size_t i = 0; i < header.size() && i < f.size(); ++i) r.cells[header[i]] = f[i];
+    r.t = std::stod(r["t_s"]);
+    r.kind = r["kind"];
+    r.model = r["model"];
+    r.event = r["event"];
+    rows.push_back(std::move(r));
   }
   return rows;
 }
@@ -109,6 +133,15 @@ TEST(Scenario, ParsesAndNamesTheFieldAtFault) {
   bad([](json& j) { j["events"][0]["at_s"] = 99; }, "after the end");
   bad([](json& j) { j["objective"] = "best"; }, "objective");
   EXPECT_THROWS_WITH(load_scenario("/nonexistent/s.json"), IoError, "/nonexistent/s.json");
+}
+
+TEST(Scenario, RecordColumnsKeepTheirNamesAndOrder) {
+  const auto& cols = run_record_columns();
+  ASSERT_GE(cols.size(), kKnownColumns.size());
+  EXPECT_EQ(std::vector<std::string>(cols.begin(), cols.begin() + kKnownColumns.size()), kKnownColumns);
+  // Added at the end: what each switch did.
+  EXPECT_EQ(std::vector<std::string>(cols.begin() + kKnownColumns.size(), cols.end()),
+            (std::vector<std::string>{"switch_ok", "switch_error", "planned_selection"}));
 }
 
 TEST(Scenario, SmallScenarioRunsEndToEnd) {
@@ -157,19 +190,20 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   auto start = switch_rows("start"), squeezed = switch_rows("memory 0.1 MB");
   ASSERT_EQ(start.size(), 2u);
   ASSERT_EQ(squeezed.size(), 2u);
-  EXPECT_LT(std::stod(squeezed[0].f[16]), std::stod(start[0].f[16]));  // memory_bytes
+  EXPECT_LT(std::stod(squeezed[0]["memory_bytes"]), std::stod(start[0]["memory_bytes"]));
 
   // The impossible deadline is marked infeasible; the model goes on serving.
   auto impossible = switch_rows("deadline a 0.001 ms");
   ASSERT_EQ(impossible.size(), 2u);
-  EXPECT_EQ(impossible[0].f[5], "0");
+  EXPECT_EQ(impossible[0]["feasible"], "0");
   // The least-violating selection: the fastest descendant of every block (latency falls with MACs here).
-  EXPECT_EQ(impossible[0].f[8], "0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8");
+  EXPECT_EQ(impossible[0]["sparsities"], "0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8;0.8");
   int64_t served_while_infeasible = 0;
   for (const auto& row : rows)
-    if (row.kind == "step" && row.model == "a" && row.f[13] == "0.001") served_while_infeasible += std::stoll(row.f[14]);
+    if (row.kind == "step" && row.model == "a" && row["deadline_ms"] == "0.001")
+      served_while_infeasible += std::stoll(row["inferences"]);
   EXPECT_GT(served_while_infeasible, 0);
-  EXPECT_EQ(switch_rows("deadline a 50 ms")[0].f[5], "1");
+  EXPECT_EQ(switch_rows("deadline a 50 ms")[0]["feasible"], "1");
 
   // The model that leaves is gone from the next solve and the steps, and its memory with it.
   auto after_leave = switch_rows("leave b");
@@ -184,6 +218,13 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
     if (row.kind == "step" && row.t > left && row.t < came_back) EXPECT_EQ(row.model, "a") << "at " << row.t;
   auto back = switch_rows("arrive b");
   ASSERT_EQ(back.size(), 2u);
+  // Every switch is recorded and took effect: the selection serving is the one planned.
+  for (const auto& row : rows) {
+    if (row.kind != "switch") continue;
+    EXPECT_EQ(row["switch_ok"], "1") << row.event;
+    EXPECT_EQ(row["switch_error"], "") << row.event;
+    EXPECT_EQ(row["planned_selection"], row["selection"]) << row.event;
+  }
 
   EXPECT_GT(r.inferences, 100);
   ASSERT_EQ(r.models.size(), 2u);
@@ -193,9 +234,9 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   int infeasible_rows = 0, solves_in_window = 0;
   for (const auto& row : rows) {
     if (row.kind != "switch" || row.model != "a") continue;
-    bool in_window = row.f[13] == "0.001";  // the deadline this solve planned for
-    EXPECT_EQ(row.f[5], in_window ? "0" : "1") << "solve at " << row.t << " (" << row.event << ")";
-    infeasible_rows += row.f[5] == "0";
+    bool in_window = row["deadline_ms"] == "0.001";  // the deadline this solve planned for
+    EXPECT_EQ(row["feasible"], in_window ? "0" : "1") << "solve at " << row.t << " (" << row.event << ")";
+    infeasible_rows += row["feasible"] == "0";
     solves_in_window += in_window;
   }
   EXPECT_EQ(r.infeasible_solves, infeasible_rows);
@@ -241,12 +282,75 @@ TEST(Scenario, ArrivingModelThatCannotBeOpenedStaysOutAndServingGoesOn) {
   damage.join();
   bool reported = false;
   int64_t a_after = 0;
-  for (const auto& row : read_rows(o.csv)) {
-    if (row.kind == "event" && row.model == "b" && row.event.find("open failed") != std::string::npos) reported = true;
+  const auto rows = read_rows(o.csv);
+  for (const auto& row : rows) {
+    if (row.kind == "event" && row.model == "b" && row.event.find("open failed") != std::string::npos) {
+      reported = true;
+      EXPECT_EQ(row["switch_ok"], "0");
+      EXPECT_NE(row["switch_error"].find("b1_s0.pt"), std::string::npos) << row["switch_error"];
+      EXPECT_NE(row["planned_selection"], "");
+    }
     EXPECT_FALSE(row.kind == "step" && row.model == "b");
-    if (row.kind == "step" && row.model == "a" && row.t > 0.65) a_after += std::stoll(row.f[14]);
+    if (row.kind == "step" && row.model == "a" && row.t > 0.65) a_after += std::stoll(row["inferences"]);
   }
   EXPECT_TRUE(reported);
   EXPECT_GT(a_after, 0);
   EXPECT_EQ(r.models[1].inferences, 0);
+  // The solve without the model that failed is recorded too.
+  int resolved = 0;
+  for (const auto& row : rows)
+    if (row.kind == "switch" && row.event == "a model failed to open") {
+      EXPECT_EQ(row.model, "a");
+      EXPECT_EQ(row["switch_ok"], "1");
+      ++resolved;
+    }
+  EXPECT_EQ(resolved, 1);
+}
+
+TEST(Scenario, FailedSwitchIsRecordedAndTheOldSelectionServesOn) {
+  at::set_num_threads(1);
+  TempDir tmp;
+  const std::string repo = tmp.path + "/a";
+  write_profiled_tiny_repository(repo, 1);
+  // Every pruned descendant truncated, with manifest checksums that match the damage: the runner's
+  // opening passes (the original blocks are whole), and only a switch that loads one tells.
+  auto man = json::parse(read_text_file(repo + "/manifest.json"));
+  for (auto& b : man["blocks"])
+    for (size_t d = 1; d < b["descendants"].size(); ++d) {
+      const std::string path = repo + "/" + b["descendants"][d]["file"].get<std::string>();
+      std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+      b["descendants"][d]["checksum"] = file_checksum(path);
+    }
+  atomic_write_file(repo + "/manifest.json", man.dump(1));
+  json j = {{"duration_s", 1.0},
+            {"step_s", 0.2},
+            {"memory_mb", 10},
+            {"models", {{{"name", "a"}, {"repo", "a"}, {"rate_hz", 100}}}},
+            {"events", {{{"at_s", 0.5}, {"type", "memory"}, {"memory_mb", 0.001}}}}};
+  Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
+  RunOptions o;
+  o.csv = tmp.path + "/run.csv";
+  o.progress = false;
+  RunSummary r = run_scenario(sc, random_images(16), o);
+  const auto rows = read_rows(o.csv);
+  const std::string originals = "0;0;0;0;0;0;0;0;0";
+  std::vector<Row> squeezed;
+  for (const auto& row : rows)
+    if (row.kind == "switch" && row.event == "memory 0.001 MB") squeezed.push_back(row);
+  ASSERT_EQ(squeezed.size(), 1u);
+  EXPECT_EQ(squeezed[0]["switch_ok"], "0");
+  EXPECT_NE(squeezed[0]["switch_error"].find("damaged tensor file"), std::string::npos) << squeezed[0]["switch_error"];
+  // Nothing fits: the solve chose the least-violating (smaller) blocks...
+  EXPECT_NE(squeezed[0]["planned_selection"], originals);
+  EXPECT_EQ(squeezed[0]["selection"], originals);          // ...and the originals serve on
+  EXPECT_EQ(squeezed[0]["switch_bytes"], "0");
+  int64_t served_after = 0;
+  for (const auto& row : rows)
+    if (row.kind == "step" && row.t > squeezed[0].t) {
+      EXPECT_EQ(row["selection"], originals);
+      served_after += std::stoll(row["inferences"]);
+    }
+  EXPECT_GT(served_after, 0);
+  ASSERT_EQ(r.models.size(), 1u);
+  EXPECT_GE(r.models[0].failed_switches, 1);
 }

@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include "legodnn/graph/executor.h"
@@ -441,9 +442,14 @@ Model ModelGrainedSet::load_variant(int index) const {
   const std::string field = variant_field(index) + ".dir";
   verify_variant_files(dir_, path, static_cast<size_t>(index), v);
   Model m;
+  // What a damaged model folder raises: our errors, torch's on its tensors, or the JSON reader's.
   try {
     m = load_model(resolve_inside(dir_, v.dir));
   } catch (const Error& e) {
+    throw IoError(path + ": " + field + ": " + e.what());
+  } catch (const c10::Error& e) {
+    throw IoError(path + ": " + field + ": " + e.what_without_backtrace());
+  } catch (const json::exception& e) {
     throw IoError(path + ": " + field + ": " + e.what());
   }
   auto shapes = m.graph.infer_shapes();
@@ -467,22 +473,30 @@ int64_t ModelGrainedSet::variant_file_bytes(int index) const {
 namespace {
 // The active model as served: folded and compiled. Immutable once built; a forward holds it
 // for its duration.
-struct ActiveModel {
-  int index = 0;
-  Model folded;
-  Executor executor;
-  int64_t bytes = 0;
+struct ActiveModel final : ServingState {
+  ActiveModel(int index, uint64_t version, Model m, Executor ex, int64_t b)
+      : ServingState({index}, version), folded(std::move(m)), executor(std::move(ex)), bytes(b) {}
+  at::Tensor forward(const at::Tensor& x) const override {
+    c10::InferenceMode guard;
+    return executor.forward(x);
+  }
+  int index() const { return selection()[0]; }
+  const Model folded;
+  const Executor executor;
+  const int64_t bytes;
 };
 
-// Loads, verifies, folds and compiles one whole variant; records the times in `r` when given.
-std::shared_ptr<const ActiveModel> load_active(const ModelGrainedSet& set, int index, SwitchReport* r = nullptr) {
+// Stage: loads, verifies, folds and compiles one whole variant; records the times in `r` when
+// given. Throws what loading a damaged variant throws.
+std::shared_ptr<const ActiveModel> load_active(const ModelGrainedSet& set, int index, uint64_t version,
+                                               SwitchReport* r = nullptr) {
   const auto t_load = Clock::now();
   Model folded = fold_batch_norm(set.load_variant(index));
   if (r) r->load_ms = ms_since(t_load);
   const auto t_build = Clock::now();
   Executor ex(folded.graph, folded.weights);
   const int64_t bytes = tensor_bytes(folded.weights);
-  auto out = std::make_shared<const ActiveModel>(ActiveModel{index, std::move(folded), std::move(ex), bytes});
+  auto out = std::make_shared<const ActiveModel>(index, version, std::move(folded), std::move(ex), bytes);
   if (r) r->build_ms = ms_since(t_build);
   return out;
 }
@@ -499,21 +513,8 @@ struct WholeModelServer::State {
   ModelGrainedSet set;
   // Serializes switches; forwards never take it.
   mutable std::mutex switch_mutex;
-  // Guards only the pointer: readers copy it, a commit swaps it.
-  mutable std::mutex publish_mutex;
-  std::shared_ptr<const ActiveModel> active;
-
-  std::shared_ptr<const ActiveModel> current() const {
-    std::lock_guard<std::mutex> lock(publish_mutex);
-    return active;
-  }
-  void publish(std::shared_ptr<const ActiveModel> next) {
-    {
-      std::lock_guard<std::mutex> lock(publish_mutex);
-      active.swap(next);
-    }
-    // `next` holds the old model; released here, outside the lock (or by the last forward on it).
-  }
+  // Only switches (holding switch_mutex) and open commit; forwards only load.
+  Published<ActiveModel> active;
 };
 
 WholeModelServer::WholeModelServer(std::unique_ptr<State> s) : s_(std::move(s)) {}
@@ -525,38 +526,39 @@ WholeModelServer WholeModelServer::open(const std::string& dir, int initial_vari
   auto s = std::make_unique<State>();
   s->set = ModelGrainedSet::open(dir);
   check_variant_selection(s->set, {initial_variant});
-  s->publish(load_active(s->set, initial_variant));
+  s->active.commit(load_active(s->set, initial_variant, 0));
   return WholeModelServer(std::move(s));
 }
 
-at::Tensor WholeModelServer::forward(const at::Tensor& x) const {
-  std::shared_ptr<const ActiveModel> a = s_->current();
-  c10::InferenceMode guard;
-  return a->executor.forward(x);
-}
+ServingSnapshot WholeModelServer::snapshot() const { return ServingSnapshot(s_->active.load()); }
 
 SwitchReport WholeModelServer::switch_to(const std::vector<int>& selection) {
   const auto t0 = Clock::now();
   std::lock_guard<std::mutex> lock(s_->switch_mutex);
   check_variant_selection(s_->set, selection);
-  const std::shared_ptr<const ActiveModel> old = s_->current();
+  // Only switches commit, and they hold switch_mutex: this model stays the serving one.
+  const std::shared_ptr<const ActiveModel> old = s_->active.load();
   SwitchReport r;
-  r.selection = {old->index};
-  if (selection[0] == old->index) {
+  r.selection = old->selection();
+  if (selection[0] == old->index()) {
     r.ok = true;
     r.total_ms = ms_since(t0);
     return r;
   }
+  std::shared_ptr<const ActiveModel> next;
+  // What a missing or damaged variant raises: our errors naming it, or torch's on its tensors.
   try {
-    // Stage: load, verify, fold and compile the whole model; nothing that serves is touched.
-    auto next = load_active(s_->set, selection[0], &r);
-    // Commit: one pointer swap.
-    s_->publish(std::move(next));
-  } catch (const std::exception& e) {
+    next = load_active(s_->set, selection[0], old->version() + 1, &r);
+  } catch (const Error& e) {
     r.error = e.what();
+  } catch (const c10::Error& e) {
+    r.error = e.what_without_backtrace();
+  }
+  if (!next) {
     r.total_ms = ms_since(t0);
     return r;
   }
+  s_->active.commit(std::move(next));
   r.ok = true;
   r.selection = selection;
   r.changed = {0};
@@ -566,12 +568,14 @@ SwitchReport WholeModelServer::switch_to(const std::vector<int>& selection) {
   return r;
 }
 
-std::vector<int> WholeModelServer::selection() const { return {s_->current()->index}; }
-
 MemoryUse WholeModelServer::memory() const {
   MemoryUse u;
-  u.active_bytes = s_->current()->bytes;
+  u.active_bytes = s_->active.load()->bytes;
   return u;
+}
+
+void WholeModelServer::set_cache_limit(int64_t bytes) {
+  if (bytes < 0) throw OptionError("cache byte limit must not be negative, got " + std::to_string(bytes));
 }
 
 const ModelGrainedSet& WholeModelServer::set() const { return s_->set; }

@@ -31,7 +31,7 @@
 #include "legodnn/profile/profile.h"
 #include "legodnn/retrain/retrain.h"
 #include "legodnn/runtime/optimizer.h"
-#include "legodnn/runtime/scalable_model.h"
+#include "legodnn/runtime/servable.h"
 
 namespace legodnn {
 
@@ -135,30 +135,30 @@ class ModelGrainedSet {
 };
 
 /// Serves one whole variant of a model-grained set at a time, the way a model-grained system
-/// scales: a switch loads the whole chosen model from disk (load, verify, fold, compile), then
-/// publishes it with one pointer swap. Thread-safety as ScalableModel: forward and selection never
-/// wait for a switch beyond the swap; switch_to calls are serialized. No cache: only the active
-/// model is held. Do not move or destroy the server while another thread uses it.
-class WholeModelServer {
+/// scales: a switch stages the whole chosen model from disk (load, verify, fold, compile), then
+/// commits it with one pointer swap. Thread-safety as ScalableModel: snapshot, forward and
+/// selection never wait for a switch beyond the swap; switch_to calls are serialized. No cache:
+/// only the active model is held. Do not move or destroy the server while another thread uses it.
+class WholeModelServer final : public Servable {
  public:
   /// Opens `dir` (ModelGrainedSet::open) and loads the initial variant. Throws IoError for a
   /// damaged set, OptionError for a variant index out of range.
   static WholeModelServer open(const std::string& dir, int initial_variant = 0);
   WholeModelServer(WholeModelServer&&) noexcept;
   WholeModelServer& operator=(WholeModelServer&&) noexcept;
-  ~WholeModelServer();
+  ~WholeModelServer() override;
 
-  /// Runs the active variant (folded, inference mode) on a batch [N,C,H,W].
-  at::Tensor forward(const at::Tensor& x) const;
+  /// The active variant (selection {index}); forward through it to know which variant ran.
+  ServingSnapshot snapshot() const override;
   /// Loads variant selection[0] and makes it the active one. A variant that fails to load
   /// (missing or damaged file, bad tensors) fails the switch: ok is false, `error` names the file
   /// and field, and serving goes on exactly as before. Selecting the active variant loads nothing.
   /// Throws OptionError only for a selection that is not one valid variant index.
-  SwitchReport switch_to(const std::vector<int>& selection);
-  /// {active variant index}.
-  std::vector<int> selection() const;
+  SwitchReport switch_to(const std::vector<int>& selection) override;
   /// The active model's folded tensor bytes in active_bytes; frame and cache 0.
-  MemoryUse memory() const;
+  MemoryUse memory() const override;
+  /// No cache to limit: checks the limit (OptionError when negative) and keeps nothing.
+  void set_cache_limit(int64_t bytes) override;
   /// The set served (opened and validated).
   const ModelGrainedSet& set() const;
 

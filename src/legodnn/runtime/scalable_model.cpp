@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/fold.h"
@@ -152,18 +153,18 @@ class PieceCache {
   std::map<std::pair<int, int>, std::list<PiecePtr>::iterator> index_;
 };
 
-}  // namespace
-
 // A committed block table: immutable, published whole. The executor holds handles to the frame's
 // and the pieces' tensors (shared, never copied).
-struct ServingTable {
-  std::vector<int> selection;
-  std::vector<PiecePtr> pieces;
-  Executor executor;
-  uint64_t version = 0;
+struct ServingTable final : ServingState {
+  ServingTable(std::vector<int> sel, uint64_t version, std::vector<PiecePtr> p, Executor ex)
+      : ServingState(std::move(sel), version), pieces(std::move(p)), executor(std::move(ex)) {}
+  at::Tensor forward(const at::Tensor& x) const override {
+    at::InferenceMode guard;
+    return executor.forward(x);
+  }
+  const std::vector<PiecePtr> pieces;
+  const Executor executor;
 };
-
-namespace {
 
 // Splices the pieces into the frame's placeholders and compiles the result: graph bookkeeping
 // only, the tensors are shared.
@@ -186,19 +187,10 @@ std::shared_ptr<const ServingTable> build_table(const Frame& frame, std::vector<
   g.set_output(frame.folded.graph.output());
   std::vector<int> sel;
   for (const auto& p : pieces) sel.push_back(p->index);
-  return std::make_shared<const ServingTable>(ServingTable{std::move(sel), std::move(pieces), Executor(g, w), version});
+  return std::make_shared<const ServingTable>(std::move(sel), version, std::move(pieces), Executor(g, w));
 }
 
 }  // namespace
-
-at::Tensor ServingSnapshot::forward(const at::Tensor& x) const {
-  at::InferenceMode guard;
-  return t_->executor.forward(x);
-}
-
-const std::vector<int>& ServingSnapshot::selection() const { return t_->selection; }
-
-uint64_t ServingSnapshot::version() const { return t_->version; }
 
 struct ScalableModel::State {
   Repository repo;
@@ -208,22 +200,36 @@ struct ScalableModel::State {
   mutable std::mutex switch_mutex;
   PieceCache cache{0};
 
-  // Guards only the pointer: readers copy it (a reference count increment) and a commit swaps
-  // it, so a forward holds one whole table for its duration.
-  mutable std::mutex publish_mutex;
-  std::shared_ptr<const ServingTable> table;
+  // Only switches (holding switch_mutex) and open commit; forwards only load.
+  Published<ServingTable> table;
 
-  std::shared_ptr<const ServingTable> current() const {
-    std::lock_guard<std::mutex> lock(publish_mutex);
-    return table;
-  }
-  void publish(std::shared_ptr<const ServingTable> next) {
-    {
-      std::lock_guard<std::mutex> lock(publish_mutex);
-      table.swap(next);
+  // Stage: the table of `selection`, every changed piece taken from the cache or loaded,
+  // verified and folded. Touches nothing that serves; throws what loading a damaged file throws.
+  // Records in `r` and `changed`; null when nothing changes.
+  std::shared_ptr<const ServingTable> stage(const ServingTable& old, const std::vector<int>& selection,
+                                            SwitchReport& r, std::vector<int>& changed) const {
+    std::vector<PiecePtr> next = old.pieces;
+    const auto t_load = Clock::now();
+    for (size_t i = 0; i < selection.size(); ++i) {
+      if (selection[i] == old.selection()[i]) continue;
+      const int b = static_cast<int>(i);
+      changed.push_back(b);
+      if (PiecePtr p = cache.find(b, selection[i])) {
+        ++r.from_cache;
+        r.bytes_from_cache += p->bytes;
+        next[i] = std::move(p);
+      } else {
+        next[i] = load_piece(repo, b, selection[i]);
+        ++r.from_disk;
+        r.bytes_from_disk += next[i]->file_bytes;
+      }
     }
-    // `next` now holds the old table; it is released here, outside the lock (or later, by the
-    // last forward still running on it).
+    r.load_ms = ms_since(t_load);
+    if (changed.empty()) return nullptr;
+    const auto t_build = Clock::now();
+    auto table = build_table(frame, std::move(next), old.version() + 1);
+    r.build_ms = ms_since(t_build);
+    return table;
   }
 };
 
@@ -244,15 +250,11 @@ ScalableModel ScalableModel::open(const std::string& dir, const ScalableOptions&
   s->cache.set_limit(o.cache_bytes);
   std::vector<PiecePtr> pieces;
   for (size_t i = 0; i < sel.size(); ++i) pieces.push_back(load_piece(s->repo, static_cast<int>(i), sel[i]));
-  s->publish(build_table(s->frame, std::move(pieces), 0));
+  s->table.commit(build_table(s->frame, std::move(pieces), 0));
   return ScalableModel(std::move(s));
 }
 
-at::Tensor ScalableModel::forward(const at::Tensor& x) const { return snapshot().forward(x); }
-
-ServingSnapshot ScalableModel::snapshot() const { return ServingSnapshot(s_->current()); }
-
-std::vector<int> ScalableModel::selection() const { return s_->current()->selection; }
+ServingSnapshot ScalableModel::snapshot() const { return ServingSnapshot(s_->table.load()); }
 
 const Repository& ScalableModel::repository() const { return s_->repo; }
 
@@ -262,7 +264,7 @@ MemoryUse ScalableModel::memory() const {
   std::lock_guard<std::mutex> lock(s_->switch_mutex);
   MemoryUse u;
   u.frame_bytes = s_->frame.bytes;
-  for (const auto& p : s_->current()->pieces) u.active_bytes += p->bytes;
+  for (const auto& p : s_->table.load()->pieces) u.active_bytes += p->bytes;
   u.cache_bytes = s_->cache.bytes();
   u.cache_limit = s_->cache.limit();
   u.cached = s_->cache.size();
@@ -279,47 +281,33 @@ SwitchReport ScalableModel::switch_to(const std::vector<int>& selection) {
   const auto t0 = Clock::now();
   std::lock_guard<std::mutex> lock(s_->switch_mutex);
   check_selection(s_->repo.manifest(), selection);
-  // Only switches publish, and they hold switch_mutex: this table stays the serving one.
-  const std::shared_ptr<const ServingTable> old = s_->current();
+  // Only switches commit, and they hold switch_mutex: this table stays the serving one.
+  const std::shared_ptr<const ServingTable> old = s_->table.load();
   SwitchReport r;
-  r.selection = old->selection;
+  r.selection = old->selection();
 
-  // Stage: everything that can fail happens before the commit and touches nothing that serves.
-  std::vector<PiecePtr> next = old->pieces;
   std::vector<int> changed;
+  std::shared_ptr<const ServingTable> next;
+  bool staged = false;
+  // What a missing or damaged file raises: our errors naming it, or torch's on its tensors.
   try {
-    const auto t_load = Clock::now();
-    for (size_t i = 0; i < selection.size(); ++i) {
-      if (selection[i] == old->selection[i]) continue;
-      const int b = static_cast<int>(i);
-      changed.push_back(b);
-      if (PiecePtr p = s_->cache.find(b, selection[i])) {
-        ++r.from_cache;
-        r.bytes_from_cache += p->bytes;
-        next[i] = std::move(p);
-      } else {
-        next[i] = load_piece(s_->repo, b, selection[i]);
-        ++r.from_disk;
-        r.bytes_from_disk += next[i]->file_bytes;
-      }
-    }
-    r.load_ms = ms_since(t_load);
-    if (changed.empty()) {
-      r.ok = true;
-      r.total_ms = ms_since(t0);
-      return r;
-    }
-    const auto t_build = Clock::now();
-    auto table = build_table(s_->frame, std::move(next), old->version + 1);
-    r.build_ms = ms_since(t_build);
-
-    // Commit: one pointer swap, which cannot fail.
-    s_->publish(std::move(table));
-  } catch (const std::exception& e) {
+    next = s_->stage(*old, selection, r, changed);
+    staged = true;
+  } catch (const Error& e) {
     r.error = e.what();
+  } catch (const c10::Error& e) {
+    r.error = e.what_without_backtrace();
+  }
+  if (!staged) {
     r.total_ms = ms_since(t0);
     return r;
   }
+  if (!next) {
+    r.ok = true;
+    r.total_ms = ms_since(t0);
+    return r;
+  }
+  s_->table.commit(std::move(next));
 
   // The newly active pieces leave the cache, the replaced ones enter it.
   for (int b : changed) s_->cache.erase(b, selection[b]);

@@ -11,11 +11,12 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "legodnn/runtime/servable.h"
+
 namespace legodnn {
 
 class Executor;
 class Repository;
-struct ServingTable;
 
 /// How a scalable model is opened.
 struct ScalableOptions {
@@ -23,54 +24,12 @@ struct ScalableOptions {
   std::vector<int> initial;                 ///< the first selection; empty: every block's original (index 0)
 };
 
-/// What one switch did. A failed switch (ok false) changed nothing that serves.
-struct SwitchReport {
-  bool ok = false;
-  std::string error;              ///< why the switch failed (the IoError's message naming file and field)
-  std::vector<int> selection;     ///< the selection serving when the call returns
-  std::vector<int> changed;       ///< blocks whose descendant was replaced (none when the switch failed)
-  int from_disk = 0;              ///< changed blocks loaded from the repository
-  int from_cache = 0;             ///< changed blocks taken from the cache
-  int64_t bytes_from_disk = 0;    ///< sizes of the tensor files read
-  int64_t bytes_from_cache = 0;   ///< bytes of the (folded) tensors taken from the cache
-  double load_ms = 0;             ///< loading, verifying and folding the changed blocks
-  double build_ms = 0;            ///< assembling and compiling the new block table (no tensor work)
-  double total_ms = 0;            ///< the whole call: stage, commit and cache update
-};
-
-/// Memory held by a scalable model (bytes of folded tensors).
-struct MemoryUse {
-  int64_t frame_bytes = 0;
-  int64_t active_bytes = 0;       ///< the active descendants
-  int64_t cache_bytes = 0;        ///< inactive descendants kept for later switches
-  int64_t cache_limit = 0;
-  int cached = 0;                 ///< descendants in the cache
-  int64_t total() const { return frame_bytes + active_bytes + cache_bytes; }
-};
-
-/// One committed block table. Holding it keeps its blocks alive: forwards through one snapshot
-/// all use the same blocks while the model switches on. Cheap to copy; thread-safe.
-class ServingSnapshot {
- public:
-  /// Made by ScalableModel::snapshot.
-  explicit ServingSnapshot(std::shared_ptr<const ServingTable> t) : t_(std::move(t)) {}
-  /// Runs the composed model (folded, inference mode) on a batch [N,C,H,W].
-  at::Tensor forward(const at::Tensor& x) const;
-  /// The selection (descendant index per block) of this table.
-  const std::vector<int>& selection() const;
-  /// 0 for the table the model opened with, one more for each committed switch.
-  uint64_t version() const;
-
- private:
-  std::shared_ptr<const ServingTable> t_;
-};
-
 /// A repository served at one selection at a time, switchable while serving. Every member may
 /// be called from any thread at any time: forward, snapshot and selection never wait for a switch
 /// (they copy the table pointer under a lock held only for that copy or the commit's swap);
 /// switch_to calls are serialized, and memory and set_cache_limit wait for a running switch.
 /// Do not move or destroy the model while another thread uses it.
-class ScalableModel {
+class ScalableModel final : public Servable {
  public:
   /// Opens `dir` (Repository::open: manifest and every checksum), then loads and folds the frame
   /// and the initial selection. Throws IoError for a damaged repository, OptionError for a bad
@@ -78,23 +37,19 @@ class ScalableModel {
   static ScalableModel open(const std::string& dir, const ScalableOptions& o = {});
   ScalableModel(ScalableModel&&) noexcept;
   ScalableModel& operator=(ScalableModel&&) noexcept;
-  ~ScalableModel();
+  ~ScalableModel() override;
 
-  /// Runs the serving selection on a batch (snapshot().forward(x)).
-  at::Tensor forward(const at::Tensor& x) const;
   /// The serving block table; forward through it to know which selection ran.
-  ServingSnapshot snapshot() const;
+  ServingSnapshot snapshot() const override;
   /// Replaces the blocks whose descendant differs from `selection`. A descendant that fails to
   /// load (missing or damaged file, bad tensors) fails the whole switch: ok is false, `error`
   /// names the file and field, and the model keeps serving exactly as before. Throws OptionError
   /// only for a selection of the wrong length or with an index out of range (a caller's bug).
-  SwitchReport switch_to(const std::vector<int>& selection);
-  /// The serving selection.
-  std::vector<int> selection() const;
+  SwitchReport switch_to(const std::vector<int>& selection) override;
   /// Bytes of the frame, the active descendants and the cache.
-  MemoryUse memory() const;
+  MemoryUse memory() const override;
   /// Sets the cache's byte limit, evicting the least recently deactivated descendants to fit.
-  void set_cache_limit(int64_t bytes);
+  void set_cache_limit(int64_t bytes) override;
   /// The repository served (opened and validated).
   const Repository& repository() const;
   /// Number of blocks.

@@ -7,20 +7,25 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <iterator>
+#include <limits>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include "legodnn/data/fashion_mnist.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/runtime/from_repository.h"
 #include "legodnn/runtime/latency_estimator.h"
+#include "legodnn/runtime/scalable_model.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
 
@@ -28,23 +33,6 @@ namespace legodnn {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class ScalableServed : public ServedModel {
- public:
-  explicit ScalableServed(ScalableModel m) : m_(std::move(m)) {}
-  at::Tensor forward(const at::Tensor& x, std::vector<int>* ran_with) const override {
-    ServingSnapshot s = m_.snapshot();
-    at::Tensor y = s.forward(x);
-    if (ran_with) *ran_with = s.selection();
-    return y;
-  }
-  SwitchReport switch_to(const std::vector<int>& selection) override { return m_.switch_to(selection); }
-  MemoryUse memory() const override { return m_.memory(); }
-  void set_cache_limit(int64_t bytes) override { m_.set_cache_limit(bytes); }
-
- private:
-  ScalableModel m_;
-};
 
 // Busy threads that stand for other work on the device.
 class CpuLoad {
@@ -68,12 +56,6 @@ class CpuLoad {
   std::vector<std::thread> threads_;
 };
 
-std::string join(const std::vector<double>& v) {
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? ";" : "") << v[i];
-  return s.str();
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -87,13 +69,29 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Runs `f`, catching what opening, switching or running a model raises when its files are missing
+// or damaged: our errors naming the file, or torch's on the tensors. Anything else is a bug and
+// propagates.
+template <class F>
+bool expected_errors(F&& f, std::string& error) {
+  try {
+    f();
+    return true;
+  } catch (const Error& e) {
+    error = e.what();
+  } catch (const c10::Error& e) {
+    error = e.what_without_backtrace();
+  }
+  return false;
+}
+
 // One model of the scenario: its system, its calibration and, while active, its serving thread.
 struct Slot {
   ScenarioModel cfg;
   ModelSystem sys;
   double deadline_ms = 0;
   bool active = false;
-  std::unique_ptr<ServedModel> served;
+  std::unique_ptr<Servable> served;
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<double> deadline_now{0};
@@ -120,17 +118,17 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
   const int64_t n = test.size();
   const double period_s = s.cfg.rate_hz > 0 ? 1.0 / s.cfg.rate_hz : 0.0;
   auto next = Clock::now();
-  std::vector<int> ran;
   for (int64_t i = offset; !s.stop.load(); ++i) {
     const int64_t k = i % n;
     at::Tensor x = test.images.narrow(0, k, 1);
     auto t0 = Clock::now();
+    // The snapshot says which selection computes this forward, also when a switch commits meanwhile.
+    const ServingSnapshot snap = s.served->snapshot();
     at::Tensor y;
-    try {
-      y = s.served->forward(x, &ran);
-    } catch (const std::exception& e) {
+    std::string error;
+    if (!expected_errors([&] { y = snap.forward(x); }, error)) {
       // A failing model stops serving; the others go on and the step rows show it idle.
-      spdlog::error("{}: inference failed, the model stops serving: {}", s.cfg.name, e.what());
+      spdlog::error("{}: inference failed, the model stops serving: {}", s.cfg.name, error);
       return;
     }
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -146,7 +144,7 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
       s.step_latency.push_back(ms);
       ++s.step_inferences;
       s.step_misses += ms > s.deadline_now.load();
-      s.estimator.observe(ran, ms);
+      s.estimator.observe(snap.selection(), ms);
     }
     if (period_s > 0) {
       next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period_s));
@@ -168,24 +166,156 @@ ModelSystem legodnn_system(const std::string& dir) {
     for (const auto& d : b.descendants) sp.push_back(d.sparsity);
     s.sparsity.push_back(sp);
   }
-  s.open = [dir](const std::vector<int>& selection) -> std::unique_ptr<ServedModel> {
+  s.open = [dir](const std::vector<int>& selection) -> std::unique_ptr<Servable> {
     ScalableOptions o;
     o.initial = selection;
     o.cache_bytes = 0;  // the runner hands out what the budget leaves
-    return std::make_unique<ScalableServed>(ScalableModel::open(dir, o));
+    return std::make_unique<ScalableModel>(ScalableModel::open(dir, o));
   };
   return s;
 }
 
 const char* system_name(SystemKind k) { return k == SystemKind::LegoDnn ? "legodnn" : "model-grained"; }
 
-RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions& o) {
+namespace {
+
+// The records' columns: the name and how the cell is written. The CSV header is made from the
+// names, so header and rows cannot drift apart.
+std::string num(double v) {
+  if (!std::isfinite(v)) return std::string(std::isnan(v) ? "" : "inf");
+  char b[64];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+std::string num(const std::optional<double>& v) { return v ? num(*v) : ""; }
+std::string integer(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : ""; }
+std::string flag(const std::optional<bool>& v) { return v ? (*v ? "1" : "0") : ""; }
+std::string list(const std::vector<int>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ";" : "") + std::to_string(v[i]);
+  return out;
+}
+std::string list(const std::vector<double>& v) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? ";" : "") << v[i];
+  return s.str();
+}
+
+struct Column {
+  const char* name;
+  std::string (*cell)(const RunRecord&);
+};
+
+// Names and meanings of the first 21 columns are what the report and earlier runs' readers know.
+const Column kColumns[] = {
+    {"system", [](const RunRecord& r) { return csv_field(r.system); }},
+    {"t_s", [](const RunRecord& r) { return num(r.t_s); }},
+    {"kind", [](const RunRecord& r) { return csv_field(r.kind); }},
+    {"model", [](const RunRecord& r) { return csv_field(r.model); }},
+    {"event", [](const RunRecord& r) { return csv_field(r.event); }},
+    {"feasible", [](const RunRecord& r) { return flag(r.feasible); }},
+    {"solve_us", [](const RunRecord& r) { return num(r.solve_us); }},
+    {"selection", [](const RunRecord& r) { return list(r.selection); }},
+    {"sparsities", [](const RunRecord& r) { return list(r.sparsities); }},
+    {"est_accuracy", [](const RunRecord& r) { return num(r.est_accuracy); }},
+    {"measured_accuracy", [](const RunRecord& r) { return num(r.measured_accuracy); }},
+    {"est_latency_ms", [](const RunRecord& r) { return num(r.est_latency_ms); }},
+    {"measured_latency_ms", [](const RunRecord& r) { return num(r.measured_latency_ms); }},
+    {"deadline_ms", [](const RunRecord& r) { return num(r.deadline_ms); }},
+    {"inferences", [](const RunRecord& r) { return integer(r.inferences); }},
+    {"misses", [](const RunRecord& r) { return integer(r.misses); }},
+    {"memory_bytes", [](const RunRecord& r) { return integer(r.memory_bytes); }},
+    {"memory_budget_bytes", [](const RunRecord& r) { return num(r.memory_budget_bytes); }},
+    {"switch_bytes", [](const RunRecord& r) { return integer(r.switch_bytes); }},
+    {"switch_ms", [](const RunRecord& r) { return num(r.switch_ms); }},
+    {"latency_ratio", [](const RunRecord& r) { return num(r.latency_ratio); }},
+    {"switch_ok", [](const RunRecord& r) { return flag(r.switch_ok); }},
+    {"switch_error", [](const RunRecord& r) { return csv_field(r.switch_error); }},
+    {"planned_selection", [](const RunRecord& r) { return list(r.planned_selection); }},
+};
+
+std::string csv_line(const RunRecord& r) {
+  std::string out;
+  for (size_t i = 0; i < std::size(kColumns); ++i) out += (i ? "," : "") + kColumns[i].cell(r);
+  return out + "\n";
+}
+
+std::string csv_header() {
+  std::string out;
+  for (size_t i = 0; i < std::size(kColumns); ++i) out += std::string(i ? "," : "") + kColumns[i].name;
+  return out + "\n";
+}
+
+// A run of one scenario under one system. The steps: solve (the optimizer over the active
+// models' calibrated tables), apply (switch the serving models, open the arriving ones), share
+// the cache, apply an event, record a step; run() drives them along the scenario's clock.
+class ScenarioRunner {
+ public:
+  // Opens every model's system first: a bad repository fails before anything runs.
+  ScenarioRunner(const Scenario& sc, const Split& test, const RunOptions& o);
+  ~ScenarioRunner() { stop_all(); }
+  ScenarioRunner(const ScenarioRunner&) = delete;
+  ScenarioRunner& operator=(const ScenarioRunner&) = delete;
+
+  RunSummary run();
+
+ private:
+  // One solve's answer for the models active when it ran, in the decision's order.
+  struct Plan {
+    std::vector<Slot*> models;
+    ScalingDecision decision;
+    double solve_us = 0;
+    double budget_bytes = 0;
+  };
+  // One model's part of applying a plan.
+  struct Applied {
+    size_t index;  // in the plan
+    SwitchReport report;
+  };
+
+  void resolve(const std::string& why);
+  Plan solve(const std::string& why);
+  bool apply(const Plan& p, std::vector<Applied>& done);
+  bool open_model(Slot& s, const std::vector<int>& choice, SwitchReport& r);
+  void share_cache(const Plan& p);
+  void record_switch(const Plan& p, const Applied& a, const std::string& why);
+  void apply_event(const ScenarioEvent& e);
+  void record_step();
+  bool drifted();
+  void stop_model(Slot& s);
+  void stop_all();
+  RunSummary summarize();
+
+  Slot& slot_named(const std::string& name);
+  RunRecord record(const char* kind, const std::string& model, const std::string& event) const;
+  void write(const RunRecord& r) { csv_ << csv_line(r); }
+  std::vector<double> sparsities(const Slot& s) const;
+  double now_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double budget_bytes() const {
+    return std::isfinite(memory_mb_) ? memory_mb_ * 1e6 : std::numeric_limits<double>::infinity();
+  }
+
+  const Scenario& sc_;
+  const Split& test_;
+  const RunOptions o_;
+  const std::string system_;
+  std::vector<int64_t> labels_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  double memory_mb_;
+  CpuLoad cpu_;
+  std::mt19937_64 rng_;
+  std::ostringstream csv_;
+  RunSummary run_;
+  std::vector<double> solve_us_;
+  Clock::time_point start_;
+};
+
+ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunOptions& o)
+    : sc_(sc), test_(test), o_(o), system_(system_name(o.system)), memory_mb_(sc.memory_mb), rng_(o.seed) {
   if (test.size() == 0) throw OptionError("run_scenario: no test images");
   if (!(o.deadline_margin >= 0 && o.deadline_margin < 1))
     throw OptionError("run_scenario: deadline margin must be in [0, 1), got " + std::to_string(o.deadline_margin));
-  std::vector<int64_t> labels(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
-  // Open every model's system first: a bad repository fails before anything runs.
-  std::vector<std::unique_ptr<Slot>> slots;
+  labels_.assign(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
   for (const auto& m : sc.models) {
     auto s = std::make_unique<Slot>();
     s->cfg = m;
@@ -201,231 +331,272 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
     s->deadline_ms = m.deadline_ms;
     s->active = m.active;
     s->summary.name = m.name;
-    slots.push_back(std::move(s));
+    slots_.push_back(std::move(s));
   }
-  const std::string system = system_name(o.system);
-  double memory_mb = sc.memory_mb;
-  CpuLoad cpu;
-  std::mt19937_64 rng(o.seed);
+  run_.system = system_;
+  csv_ << csv_header();
+}
 
-  std::ostringstream csv;
-  csv << "system,t_s,kind,model,event,feasible,solve_us,selection,sparsities,est_accuracy,measured_accuracy,"
-         "est_latency_ms,measured_latency_ms,deadline_ms,inferences,misses,memory_bytes,memory_budget_bytes,"
-         "switch_bytes,switch_ms,latency_ratio\n";
-  RunSummary run;
-  run.system = system;
-  std::vector<double> solve_us;
-  const auto start = Clock::now();
-  auto now_s = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  auto budget_bytes = [&] { return std::isfinite(memory_mb) ? memory_mb * 1e6 : std::numeric_limits<double>::infinity(); };
-  auto fmt = [](double v) {
-    if (!std::isfinite(v)) return std::string(std::isnan(v) ? "" : "inf");
-    char b[64];
-    std::snprintf(b, sizeof b, "%.6g", v);
-    return std::string(b);
-  };
-
-  auto stop_model = [&](Slot& s) {
-    if (!s.served) return;
-    s.stop = true;
-    s.thread.join();
-    s.served.reset();  // its memory is freed here, before the next solve
-    s.stop = false;
-  };
-
-  std::function<void(const std::string&)> solve = [&](const std::string& why) {
-    std::vector<Slot*> act;
-    for (auto& s : slots)
-      if (s->active) act.push_back(s.get());
-    if (act.empty()) return;
-    std::vector<ModelChoiceSpec> specs;
-    for (Slot* s : act) {
-      std::lock_guard<std::mutex> lock(s->mu);
-      ModelChoiceSpec spec = s->estimator.calibrated();
-      spec.deadline_ms = s->deadline_ms * (1 - o.deadline_margin);
-      spec.weight = s->cfg.weight;
-      spec.rate_hz = s->cfg.rate_hz;
-      specs.push_back(spec);
-      s->ratio_at_solve = s->estimator.ratio();
-    }
-    SharedBudget budget;
-    budget.memory_bytes = budget_bytes();
-    budget.processor_share = sc.processor_share;
-    auto t0 = Clock::now();
-    ScalingDecision d = optimize(specs, budget, sc.objective);
-    double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-    solve_us.push_back(us);
-    ++run.solves;
-    run.infeasible_solves += !d.feasible;
-    if (o.progress)
-      spdlog::info("[{}] t={:.2f}s {}: {} (est. objective {:.4f}, solved in {:.0f} us)", system, now_s(), why,
-                   d.feasible ? "feasible" : "INFEASIBLE, serving the least-violating selection", d.objective, us);
-    // Apply: switch the running models, open the arriving ones.
-    std::vector<SwitchReport> reports(act.size());
-    for (size_t i = 0; i < act.size(); ++i) {
-      Slot& s = *act[i];
-      const auto& choice = d.choice[i];
-      if (!s.served) {
-        auto t1 = Clock::now();
-        try {
-          s.served = s.sys.open(choice);
-        } catch (const Error& e) {
-          // A model that cannot be loaded stays out; the others are re-solved without it.
-          spdlog::error("[{}] {} cannot be opened and stays inactive: {}", system, s.cfg.name, e.what());
-          csv << system << ',' << fmt(now_s()) << ",event," << csv_field(s.cfg.name) << ','
-              << csv_field("open failed: " + std::string(e.what())) << ",,,,,,,,,,,,,,,,\n";
-          s.active = false;
-          return solve("a model failed to open");
-        }
-        reports[i].ok = true;
-        reports[i].selection = choice;
-        reports[i].bytes_from_disk = s.served->memory().total();
-        reports[i].total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
-        s.deadline_now = s.deadline_ms;
-        int64_t offset = static_cast<int64_t>(rng() % static_cast<uint64_t>(test.size()));
-        s.thread = std::thread(serve_loop, std::ref(s), std::cref(test), std::cref(labels), offset, sc.window);
-      } else {
-        reports[i] = s.served->switch_to(choice);
-        if (!reports[i].ok) {
-          ++s.summary.failed_switches;
-          spdlog::warn("[{}] {}: switch failed, still serving the old selection: {}", system, s.cfg.name, reports[i].error);
-        }
+RunSummary ScenarioRunner::run() {
+  start_ = Clock::now();
+  resolve("start");
+  size_t next_event = 0;
+  int step = 1;
+  const double inf = std::numeric_limits<double>::infinity();
+  while (true) {
+    const double t_step = step * sc_.step_s;
+    const double t_event = next_event < sc_.events.size() ? sc_.events[next_event].at_s : inf;
+    const double t_next = std::min({t_step, t_event, sc_.duration_s});
+    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t_next)));
+    if (t_event <= t_step && t_event <= sc_.duration_s) {
+      // Every event due now, then one solve for all of them.
+      std::string why;
+      while (next_event < sc_.events.size() && sc_.events[next_event].at_s <= t_event) {
+        apply_event(sc_.events[next_event]);
+        why += (why.empty() ? "" : "; ") + sc_.events[next_event].describe();
+        ++next_event;
       }
-      s.deadline_now = s.deadline_ms;
-      if (reports[i].ok) {
-        if (s.selection != choice || reports[i].bytes_from_disk + reports[i].bytes_from_cache > 0) ++s.summary.switches;
-        s.selection = choice;
-        s.summary.bytes_moved += reports[i].bytes_from_disk + reports[i].bytes_from_cache;
-        s.summary.switch_ms += reports[i].total_ms;
-        s.configs.insert(choice);
-        s.est_accuracy = d.accuracy[i];
-        s.est_latency_ms = d.latency_ms[i];
+      resolve(why);
+      continue;
+    }
+    if (t_step > sc_.duration_s + 1e-9) break;
+    record_step();
+    if (drifted()) resolve("latency calibration moved");
+    ++step;
+  }
+  stop_all();
+  cpu_.set(0);
+  RunSummary out = summarize();
+  if (!o_.csv.empty()) atomic_write_file(o_.csv, csv_.str());
+  return out;
+}
+
+// Solve and apply. A model that cannot be opened stays out, and the others are solved again
+// without it, until every model of the plan serves.
+void ScenarioRunner::resolve(const std::string& why) {
+  for (std::string reason = why;; reason = "a model failed to open") {
+    Plan p = solve(reason);
+    if (p.models.empty()) return;
+    std::vector<Applied> done;
+    const bool all_serve = apply(p, done);
+    if (all_serve) share_cache(p);
+    for (const Applied& a : done) record_switch(p, a, reason);
+    if (all_serve) return;
+  }
+}
+
+ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
+  Plan p;
+  for (auto& s : slots_)
+    if (s->active) p.models.push_back(s.get());
+  if (p.models.empty()) return p;
+  std::vector<ModelChoiceSpec> specs;
+  for (Slot* s : p.models) {
+    std::lock_guard<std::mutex> lock(s->mu);
+    ModelChoiceSpec spec = s->estimator.calibrated();
+    spec.deadline_ms = s->deadline_ms * (1 - o_.deadline_margin);
+    spec.weight = s->cfg.weight;
+    spec.rate_hz = s->cfg.rate_hz;
+    specs.push_back(spec);
+    s->ratio_at_solve = s->estimator.ratio();
+  }
+  SharedBudget budget;
+  budget.memory_bytes = p.budget_bytes = budget_bytes();
+  budget.processor_share = sc_.processor_share;
+  const auto t0 = Clock::now();
+  p.decision = optimize(specs, budget, sc_.objective);
+  p.solve_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  LEGODNN_INTERNAL_ASSERT(p.decision.choice.size() == p.models.size() && p.decision.accuracy.size() == p.models.size() &&
+                 p.decision.latency_ms.size() == p.models.size());
+  solve_us_.push_back(p.solve_us);
+  ++run_.solves;
+  run_.infeasible_solves += !p.decision.feasible;
+  if (o_.progress)
+    spdlog::info("[{}] t={:.2f}s {}: {} (est. objective {:.4f}, solved in {:.0f} us)", system_, now_s(), why,
+                 p.decision.feasible ? "feasible" : "INFEASIBLE, serving the least-violating selection",
+                 p.decision.objective, p.solve_us);
+  return p;
+}
+
+// Switches the serving models and opens the arriving ones, in the plan's order. Stops at the
+// first model that cannot be opened (recorded, made inactive) and returns false.
+bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
+  for (size_t i = 0; i < p.models.size(); ++i) {
+    Slot& s = *p.models[i];
+    const std::vector<int>& choice = p.decision.choice[i];
+    SwitchReport r;
+    if (!s.served) {
+      if (!open_model(s, choice, r)) return false;
+    } else {
+      r = s.served->switch_to(choice);
+      if (!r.ok) {
+        ++s.summary.failed_switches;
+        spdlog::warn("[{}] {}: switch failed, still serving the old selection: {}", system_, s.cfg.name, r.error);
       }
     }
-    // The cache of each model gets an equal share of what the active blocks leave of the budget.
-    double used = 0;
-    for (Slot* s : act) {
-      MemoryUse m = s->served->memory();
-      used += static_cast<double>(m.frame_bytes + m.active_bytes);
+    s.deadline_now = s.deadline_ms;
+    if (r.ok) {
+      if (s.selection != choice || r.bytes_from_disk + r.bytes_from_cache > 0) ++s.summary.switches;
+      s.selection = choice;
+      s.summary.bytes_moved += r.bytes_from_disk + r.bytes_from_cache;
+      s.summary.switch_ms += r.total_ms;
+      s.configs.insert(choice);
+      s.est_accuracy = p.decision.accuracy[i];
+      s.est_latency_ms = p.decision.latency_ms[i];
     }
-    double left = std::isfinite(budget.memory_bytes) ? std::max(0.0, budget.memory_bytes - used) : 64e6 * act.size();
-    for (Slot* s : act) s->served->set_cache_limit(static_cast<int64_t>(left / act.size()));
-    for (size_t i = 0; i < act.size(); ++i) {
-      Slot& s = *act[i];
-      std::vector<double> sp;
-      for (size_t b = 0; b < s.selection.size(); ++b) sp.push_back(s.sys.sparsity[b][s.selection[b]]);
-      std::vector<double> sel(s.selection.begin(), s.selection.end());
-      csv << system << ',' << fmt(now_s()) << ",switch," << csv_field(s.cfg.name) << ',' << csv_field(why) << ','
-          << (d.feasible ? 1 : 0) << ',' << fmt(us) << ',' << join(sel) << ',' << join(sp) << ',' << fmt(d.accuracy[i])
-          << ",," << fmt(d.latency_ms[i]) << ",," << fmt(s.deadline_ms) << ",,," << s.served->memory().total() << ','
-          << fmt(budget.memory_bytes) << ',' << (reports[i].bytes_from_disk + reports[i].bytes_from_cache) << ','
-          << fmt(reports[i].total_ms) << ',' << fmt(s.ratio_at_solve) << '\n';
-    }
-  };
+    done.push_back({i, std::move(r)});
+  }
+  return true;
+}
 
-  auto apply_event = [&](const ScenarioEvent& e) {
-    Slot* target = nullptr;
-    for (auto& s : slots)
-      if (s->cfg.name == e.model) target = s.get();
-    switch (e.kind) {
-      case ScenarioEvent::Kind::Memory: memory_mb = e.value; break;
-      case ScenarioEvent::Kind::Deadline: target->deadline_ms = e.value; break;
-      case ScenarioEvent::Kind::Arrive: target->active = true; break;
-      case ScenarioEvent::Kind::Leave:
-        target->active = false;
-        stop_model(*target);
-        break;
-      case ScenarioEvent::Kind::CpuLoad: cpu.set(static_cast<int>(e.value)); break;
-    }
-    csv << system << ',' << fmt(now_s()) << ",event," << csv_field(e.model) << ',' << csv_field(e.describe())
-        << ",,,,,,,,,,,,,,,,\n";
-  };
-
-  auto record_step = [&] {
-    double total_memory = 0;
-    const double t = now_s();
-    for (auto& slot : slots) {
-      Slot& s = *slot;
-      if (!s.served) continue;
-      double acc, lat;
-      int64_t inf, miss;
-      double ratio;
-      {
-        std::lock_guard<std::mutex> lock(s.mu);
-        acc = s.window.empty() ? std::nan("") : static_cast<double>(s.window_correct) / s.window.size();
-        lat = median(s.step_latency);
-        inf = s.step_inferences;
-        miss = s.step_misses;
-        ratio = s.estimator.ratio();
-        s.step_latency.clear();
-        s.step_inferences = s.step_misses = 0;
-      }
-      int64_t mem = s.served->memory().total();
-      total_memory += static_cast<double>(mem);
-      s.summary.inferences += inf;
-      s.summary.misses += miss;
-      if (std::isfinite(acc)) {
-        s.measured_sum += acc;
-        s.estimated_sum += s.est_accuracy;
-        ++s.steps;
-      }
-      std::vector<double> sp, sel(s.selection.begin(), s.selection.end());
-      for (size_t b = 0; b < s.selection.size(); ++b) sp.push_back(s.sys.sparsity[b][s.selection[b]]);
-      csv << system << ',' << fmt(t) << ",step," << csv_field(s.cfg.name) << ",,,," << join(sel) << ',' << join(sp) << ','
-          << fmt(s.est_accuracy) << ',' << fmt(acc) << ',' << fmt(s.est_latency_ms) << ',' << fmt(lat) << ','
-          << fmt(s.deadline_ms) << ',' << inf << ',' << miss << ',' << mem << ',' << fmt(budget_bytes()) << ",,,"
-          << fmt(ratio) << '\n';
-    }
-    ++run.steps;
-    if (total_memory > budget_bytes() * (1 + 1e-9)) ++run.memory_violations;
-  };
-
-  auto drifted = [&] {
-    for (auto& s : slots) {
-      if (!s->served) continue;
-      std::lock_guard<std::mutex> lock(s->mu);
-      if (std::abs(s->estimator.ratio() / s->ratio_at_solve - 1) > o.recalibrate) return true;
-    }
+// Opens an arriving model at `choice` and starts its serving thread; on failure records it and
+// makes the model inactive.
+bool ScenarioRunner::open_model(Slot& s, const std::vector<int>& choice, SwitchReport& r) {
+  const auto t0 = Clock::now();
+  std::string error;
+  if (!expected_errors([&] { s.served = s.sys.open(choice); }, error)) {
+    spdlog::error("[{}] {} cannot be opened and stays inactive: {}", system_, s.cfg.name, error);
+    RunRecord rec = record("event", s.cfg.name, "open failed: " + error);
+    rec.switch_ok = false;
+    rec.switch_error = error;
+    rec.planned_selection = choice;
+    write(rec);
+    s.active = false;
     return false;
-  };
-
-  try {
-    solve("start");
-    size_t next_event = 0;
-    int step = 1;
-    while (true) {
-      double t_step = step * sc.step_s;
-      double t_event = next_event < sc.events.size() ? sc.events[next_event].at_s : std::numeric_limits<double>::infinity();
-      double t_next = std::min({t_step, t_event, sc.duration_s});
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t_next)));
-      if (t_event <= t_step && t_event <= sc.duration_s) {
-        // Every event due now, then one solve for all of them.
-        std::string why;
-        while (next_event < sc.events.size() && sc.events[next_event].at_s <= t_event) {
-          apply_event(sc.events[next_event]);
-          why += (why.empty() ? "" : "; ") + sc.events[next_event].describe();
-          ++next_event;
-        }
-        solve(why);
-        continue;
-      }
-      if (t_step > sc.duration_s + 1e-9) break;
-      record_step();
-      if (drifted()) solve("latency calibration moved");
-      ++step;
-    }
-  } catch (...) {
-    for (auto& s : slots) stop_model(*s);
-    throw;
   }
-  for (auto& s : slots) stop_model(*s);
-  cpu.set(0);
+  r.ok = true;
+  r.selection = choice;
+  r.bytes_from_disk = s.served->memory().total();
+  r.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  s.deadline_now = s.deadline_ms;
+  const int64_t offset = static_cast<int64_t>(rng_() % static_cast<uint64_t>(test_.size()));
+  s.thread = std::thread(serve_loop, std::ref(s), std::cref(test_), std::cref(labels_), offset, sc_.window);
+  return true;
+}
 
-  // Summaries.
+// The cache of each model gets an equal share of what the active blocks leave of the budget.
+void ScenarioRunner::share_cache(const Plan& p) {
+  double used = 0;
+  for (Slot* s : p.models) {
+    MemoryUse m = s->served->memory();
+    used += static_cast<double>(m.frame_bytes + m.active_bytes);
+  }
+  const double n = static_cast<double>(p.models.size());
+  const double left = std::isfinite(p.budget_bytes) ? std::max(0.0, p.budget_bytes - used) : 64e6 * n;
+  for (Slot* s : p.models) s->served->set_cache_limit(static_cast<int64_t>(left / n));
+}
+
+void ScenarioRunner::record_switch(const Plan& p, const Applied& a, const std::string& why) {
+  const Slot& s = *p.models[a.index];
+  RunRecord r = record("switch", s.cfg.name, why);
+  r.feasible = p.decision.feasible;
+  r.solve_us = p.solve_us;
+  r.selection = s.selection;
+  r.sparsities = sparsities(s);
+  r.est_accuracy = p.decision.accuracy[a.index];
+  r.est_latency_ms = p.decision.latency_ms[a.index];
+  r.deadline_ms = s.deadline_ms;
+  r.memory_bytes = s.served->memory().total();
+  r.memory_budget_bytes = p.budget_bytes;
+  r.switch_bytes = a.report.bytes_from_disk + a.report.bytes_from_cache;
+  r.switch_ms = a.report.total_ms;
+  r.latency_ratio = s.ratio_at_solve;
+  r.switch_ok = a.report.ok;
+  r.switch_error = a.report.error;
+  r.planned_selection = p.decision.choice[a.index];
+  write(r);
+}
+
+void ScenarioRunner::apply_event(const ScenarioEvent& e) {
+  switch (e.kind) {
+    case ScenarioEvent::Kind::Memory: memory_mb_ = e.value; break;
+    case ScenarioEvent::Kind::Deadline: slot_named(e.model).deadline_ms = e.value; break;
+    case ScenarioEvent::Kind::Arrive: slot_named(e.model).active = true; break;
+    case ScenarioEvent::Kind::Leave: {
+      Slot& s = slot_named(e.model);
+      s.active = false;
+      stop_model(s);
+      break;
+    }
+    case ScenarioEvent::Kind::CpuLoad: cpu_.set(static_cast<int>(e.value)); break;
+  }
+  write(record("event", e.model, e.describe()));
+}
+
+void ScenarioRunner::record_step() {
+  double total_memory = 0;
+  const double t = now_s();
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (!s.served) continue;
+    double acc, lat, ratio;
+    int64_t inf, miss;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      acc = s.window.empty() ? std::nan("") : static_cast<double>(s.window_correct) / s.window.size();
+      lat = median(s.step_latency);
+      inf = s.step_inferences;
+      miss = s.step_misses;
+      ratio = s.estimator.ratio();
+      s.step_latency.clear();
+      s.step_inferences = s.step_misses = 0;
+    }
+    const int64_t mem = s.served->memory().total();
+    total_memory += static_cast<double>(mem);
+    s.summary.inferences += inf;
+    s.summary.misses += miss;
+    if (std::isfinite(acc)) {
+      s.measured_sum += acc;
+      s.estimated_sum += s.est_accuracy;
+      ++s.steps;
+    }
+    RunRecord r = record("step", s.cfg.name, "");
+    r.t_s = t;
+    r.selection = s.selection;
+    r.sparsities = sparsities(s);
+    r.est_accuracy = s.est_accuracy;
+    r.measured_accuracy = acc;
+    r.est_latency_ms = s.est_latency_ms;
+    r.measured_latency_ms = lat;
+    r.deadline_ms = s.deadline_ms;
+    r.inferences = inf;
+    r.misses = miss;
+    r.memory_bytes = mem;
+    r.memory_budget_bytes = budget_bytes();
+    r.latency_ratio = ratio;
+    write(r);
+  }
+  ++run_.steps;
+  if (total_memory > budget_bytes() * (1 + 1e-9)) ++run_.memory_violations;
+}
+
+bool ScenarioRunner::drifted() {
+  for (auto& s : slots_) {
+    if (!s->served) continue;
+    std::lock_guard<std::mutex> lock(s->mu);
+    if (std::abs(s->estimator.ratio() / s->ratio_at_solve - 1) > o_.recalibrate) return true;
+  }
+  return false;
+}
+
+void ScenarioRunner::stop_model(Slot& s) {
+  if (!s.served) return;
+  s.stop = true;
+  s.thread.join();
+  s.served.reset();  // its memory is freed here, before the next solve
+  s.stop = false;
+}
+
+void ScenarioRunner::stop_all() {
+  for (auto& s : slots_) stop_model(*s);
+}
+
+RunSummary ScenarioRunner::summarize() {
+  RunSummary run = run_;
   double msum = 0, esum = 0;
   int n = 0;
-  for (auto& s : slots) {
-    ModelSummary& ms = s->summary;
+  for (auto& s : slots_) {
+    ModelSummary ms = s->summary;
     ms.configurations = static_cast<int>(s->configs.size());
     ms.mean_measured_accuracy = s->steps ? s->measured_sum / s->steps : std::nan("");
     ms.mean_estimated_accuracy = s->steps ? s->estimated_sum / s->steps : std::nan("");
@@ -441,9 +612,48 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
   }
   run.mean_measured_accuracy = n ? msum / n : std::nan("");
   run.mean_estimated_accuracy = n ? esum / n : std::nan("");
-  run.median_solve_us = median(solve_us);
-  if (!o.csv.empty()) atomic_write_file(o.csv, csv.str());
+  run.median_solve_us = median(solve_us_);
   return run;
+}
+
+Slot& ScenarioRunner::slot_named(const std::string& name) {
+  Slot* found = nullptr;
+  for (auto& s : slots_)
+    if (s->cfg.name == name) found = s.get();
+  // parse_scenario checks that every event names a model of the scenario.
+  LEGODNN_INTERNAL_ASSERT(found, "an event names the unknown model '" + name + "'");
+  return *found;
+}
+
+RunRecord ScenarioRunner::record(const char* kind, const std::string& model, const std::string& event) const {
+  RunRecord r;
+  r.system = system_;
+  r.t_s = now_s();
+  r.kind = kind;
+  r.model = model;
+  r.event = event;
+  return r;
+}
+
+std::vector<double> ScenarioRunner::sparsities(const Slot& s) const {
+  std::vector<double> sp;
+  for (size_t b = 0; b < s.selection.size(); ++b) sp.push_back(s.sys.sparsity[b][s.selection[b]]);
+  return sp;
+}
+
+}  // namespace
+
+const std::vector<std::string>& run_record_columns() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const Column& c : kColumns) n.push_back(c.name);
+    return n;
+  }();
+  return names;
+}
+
+RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions& o) {
+  return ScenarioRunner(sc, test, o).run();
 }
 
 void write_summary_json(const std::vector<RunSummary>& runs, const std::string& path) {

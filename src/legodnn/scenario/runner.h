@@ -6,35 +6,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
-
 #include "legodnn/runtime/optimizer.h"
-#include "legodnn/runtime/scalable_model.h"
+#include "legodnn/runtime/servable.h"
 #include "legodnn/scenario/scenario.h"
 
 namespace legodnn {
 
 struct Split;
 
-/// One model as served by one system: run, switch, memory. Thread-safe like ScalableModel.
-class ServedModel {
- public:
-  virtual ~ServedModel() = default;
-  /// Runs a batch; `ran_with` receives the selection that computed it.
-  virtual at::Tensor forward(const at::Tensor& x, std::vector<int>* ran_with) const = 0;
-  virtual SwitchReport switch_to(const std::vector<int>& selection) = 0;
-  virtual MemoryUse memory() const = 0;
-  virtual void set_cache_limit(int64_t bytes) = 0;
-};
-
 /// What the runner needs of one model under one system.
 struct ModelSystem {
   ModelChoiceSpec spec;                          ///< profiled costs for the optimizer
   std::vector<std::vector<double>> sparsity;     ///< [block][option], for the records
-  std::function<std::unique_ptr<ServedModel>(const std::vector<int>& selection)> open;
+  /// Opens the model serving `selection`; throws Error (or c10::Error) for a model that cannot be loaded.
+  std::function<std::unique_ptr<Servable>(const std::vector<int>& selection)> open;
 };
 
 /// LegoDNN: a ScalableModel over the block repository `dir`.
@@ -82,6 +71,41 @@ struct RunSummary {
   double switch_ms = 0;
   int configurations = 0;
 };
+
+/// One row of the per-step records (RunOptions::csv); an empty optional or vector is an empty cell.
+/// Rows are of three kinds: "event" (a scenario event, or a model that failed to open), "switch"
+/// (one per model and solve: what the solve chose and what applying it did) and "step" (one per
+/// serving model and step: what it measured since the last step).
+struct RunRecord {
+  std::string system;                       ///< "legodnn" or "model-grained"
+  double t_s = 0;                           ///< seconds since the run started
+  std::string kind;                         ///< "event", "switch" or "step"
+  std::string model;                        ///< empty for an event that concerns no model
+  std::string event;                        ///< the event; on a switch row, the reason for the solve
+  std::optional<bool> feasible;             ///< switch: the solve met every budget
+  std::optional<double> solve_us;           ///< switch: the solve's time
+  std::vector<int> selection;               ///< switch, step: the selection serving (after the switch)
+  std::vector<double> sparsities;           ///< switch, step: the sparsity of each block of `selection`
+  std::optional<double> est_accuracy;       ///< switch: the solve's estimate; step: that of the serving selection
+  std::optional<double> measured_accuracy;  ///< step: over the rolling window (empty before any inference)
+  std::optional<double> est_latency_ms;     ///< as est_accuracy
+  std::optional<double> measured_latency_ms;  ///< step: median since the last step (empty when none ran)
+  std::optional<double> deadline_ms;        ///< the model's deadline (the solve plans for less: RunOptions)
+  std::optional<int64_t> inferences;        ///< step: since the last step
+  std::optional<int64_t> misses;            ///< step: of those, over the deadline
+  std::optional<int64_t> memory_bytes;      ///< switch, step: the model's memory in use
+  std::optional<double> memory_budget_bytes;  ///< switch, step: the shared budget (inf: none)
+  std::optional<int64_t> switch_bytes;      ///< switch: bytes read from disk or taken from the cache
+  std::optional<double> switch_ms;          ///< switch: the switch's (or the opening's) whole time
+  std::optional<double> latency_ratio;      ///< switch: measured/profiled latency the solve used; step: now
+  // Columns added after the first 21:
+  std::optional<bool> switch_ok;            ///< switch, and an event of a failed opening: the switch took effect
+  std::string switch_error;                 ///< why the switch or the opening failed
+  std::vector<int> planned_selection;       ///< switch, failed opening: the selection the solve chose
+};
+
+/// The records' column names, in order: the CSV header.
+const std::vector<std::string>& run_record_columns();
 
 /// Runs the scenario in real time on `test` images ([N,C,H,W] with labels). Throws IoError or
 /// OptionError for models that cannot be opened before anything runs.

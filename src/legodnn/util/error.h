@@ -22,10 +22,10 @@ struct IoError : Error {
 struct OptionError : Error {
   using Error::Error;
 };
-/// A broken invariant: a bug in legodnn, never the caller's mistake. Not meant to be caught
-/// except at the top of a program.
-struct InternalError : Error {
-  using Error::Error;
+/// A broken invariant: a bug in this library, never a caller's mistake. Deliberately not an Error,
+/// so code that catches the errors it expects lets a bug through.
+struct InternalError : std::logic_error {
+  using std::logic_error::logic_error;
 };
 
 // ---------------------------------------------------------------------------------------------
