@@ -23,4 +23,5 @@
   X(Linear, "linear", linear)                                \
   X(Dropout, "dropout", dropout)                             \
   X(Identity, "identity", identity)                          \
-  X(Upsample, "upsample", upsample)
+  X(Upsample, "upsample", upsample)                          \
+  X(Mean, "mean", mean)
