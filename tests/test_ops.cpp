@@ -1,7 +1,12 @@
 // Each IR op against the matching torch::nn module or ATen composite, on seeded random inputs.
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "legodnn/blocks/channels.h"
+#include "legodnn/blocks/prune.h"
 #include "legodnn/graph/executor.h"
+#include "legodnn/graph/op.h"
+#include "legodnn/graph/serialize.h"
 #include "legodnn/graph/weights.h"
 #include "legodnn/models/builder.h"
 #include "legodnn/util/error.h"
@@ -234,4 +239,65 @@ TEST(Ops, TapsReturnIntermediateOutputs) {
   expect_close(taps[1], c);
   expect_close(taps[0], torch::relu(c));
   EXPECT_THROWS_WITH(ex.run_taps(x, {"nope"}), GraphError, "tap 'nope'");
+}
+
+TEST(Ops, EveryOpHasANameAShapeRuleAChannelRuleAndAKernel) {
+  for (size_t k = 0; k < kOpCount; ++k) {
+    Op op = static_cast<Op>(k);
+    SCOPED_TRACE(op_name(op));
+    EXPECT_EQ(op_from_name(op_name(op), "n"), op);
+    EXPECT_NE(op_info(op).shape, nullptr);
+    EXPECT_NE(op_info(op).channels, nullptr);
+    EXPECT_NE(op_kernel(op).prepare, nullptr);
+    EXPECT_NE(op_kernel(op).run, nullptr);
+  }
+}
+
+TEST(Ops, MeanOverHeightAndWidthMatchesAten) {
+  auto x = torch::randn({3, 4, 5, 6});
+  for (int64_t keepdim : {0, 1}) {
+    OneOp op({4, 5, 6}, [&](GraphBuilder& b) { b.add_node({"m", Op::Mean, {"input"}, {{"keepdim", keepdim}}}); });
+    SCOPED_TRACE(keepdim);
+    expect_close(op.run(x), at::mean(x, {2, 3}, keepdim == 1));
+    EXPECT_EQ(op.m.graph.infer_shapes().back(), keepdim ? (Shape{4, 1, 1}) : (Shape{4}));
+    auto st = graph_stats(op.m.graph);
+    EXPECT_EQ(st.params + st.buffers + st.bytes + st.macs, 0);
+    // JSON round trip, keeping the attribute; a JSON bool is read as 0/1.
+    Graph back = graph_from_json(graph_to_json(op.m.graph), "mean.json");
+    EXPECT_EQ(back.node("m").op, Op::Mean);
+    EXPECT_EQ(back.node("m").i("keepdim"), keepdim);
+    EXPECT_EQ(graph_to_json(back), graph_to_json(op.m.graph));
+  }
+  auto j = graph_to_json(OneOp({4, 5, 6}, [](GraphBuilder& b) { b.add_node({"m", Op::Mean, {"input"}, {}}); }).m.graph);
+  EXPECT_EQ(j["nodes"][1]["op"], "mean");
+  j["nodes"][1]["attrs"]["keepdim"] = true;
+  EXPECT_EQ(graph_from_json(j, "mean.json").infer_shapes().back(), (Shape{4, 1, 1}));
+  j["nodes"][1]["attrs"]["keepdim"] = 2;
+  EXPECT_THROWS_WITH(graph_from_json(j, "mean.json"), GraphError, "node 'm' (mean): keepdim must be 0 or 1");
+  GraphBuilder flat({12});
+  EXPECT_THROWS_WITH(flat.add_node({"m", Op::Mean, {"input"}, {}}), GraphError,
+                     "node 'm' (mean): expects a [C,H,W] input, got [12]");
+}
+
+TEST(Ops, MeanPassesChannelsThroughSoAConvBeforeItIsPrunable) {
+  // conv -> mean (keepdim 0) -> linear: the conv's channels reach the linear's input features.
+  OneOp op({3, 6, 6}, [](GraphBuilder& b) {
+    auto c = b.conv("c", "input", 6, 3);
+    b.add_node({"m", Op::Mean, {c}, {}});
+    b.linear("fc", "m", 4, false);
+  });
+  auto ca = analyse_channels(op.m.graph);
+  ASSERT_EQ(ca.prunable(), 1);
+  const auto& groups_c = ca.layout[op.m.graph.index("c")];
+  EXPECT_EQ(ca.layout[op.m.graph.index("m")].front().group, groups_c.front().group);
+  auto keep = kept_channels(ca, channel_importance(op.m.graph, op.m.weights, ca), 0.5);
+  ASSERT_EQ(keep[groups_c.front().group].size(), 3u);
+  Model d = prune_block(op.m.graph, op.m.weights, ca, keep);
+  EXPECT_EQ(d.graph.node("fc").i("in_features"), 3);
+  // The reference: the kept filters and the matching linear columns, in plain ATen.
+  auto idx = at::tensor(keep[groups_c.front().group], at::kLong);
+  auto x = torch::randn({2, 3, 6, 6});
+  auto ref = at::linear(at::mean(at::conv2d(x, op.w("c.weight").index_select(0, idx), {}, 1, 1), {2, 3}),
+                        op.w("fc.weight").index_select(1, idx));
+  expect_close(Executor(d.graph, d.weights).forward(x), ref);
 }

@@ -1,7 +1,5 @@
 #include "legodnn/blocks/channels.h"
 
-#include <numeric>
-
 #include "legodnn/util/error.h"
 
 namespace legodnn {
@@ -40,7 +38,7 @@ struct Spaces {
   }
 };
 
-using Layout = std::vector<ChannelSegment>;
+using Layout = ChannelLayout;
 
 bool same_boundaries(const Layout& a, const Layout& b) {
   if (a.size() != b.size()) return false;
@@ -49,21 +47,51 @@ bool same_boundaries(const Layout& a, const Layout& b) {
   return true;
 }
 
-// Couples two layouts channel by channel; where their segments do not line up, freezes them.
-void couple(Spaces& sp, const Layout& a, const Layout& b, const std::string& node) {
-  if (same_boundaries(a, b)) {
-    for (size_t k = 0; k < a.size(); ++k) sp.unite(a[k].group, b[k].group);
-    return;
+// The coupling operations offered to the op entries' channel rules, for one node at a time.
+class Coupling final : public ChannelCoupling {
+ public:
+  Coupling(const Graph& g, const std::vector<Shape>& shapes, const std::vector<Layout>& lay, Spaces& sp)
+      : g_(g), shapes_(shapes), lay_(lay), sp_(sp) {}
+  void at(size_t k) {
+    k_ = k;
+    n_ = &g_.nodes()[k];
+    in_.clear();
+    for (const auto& name : n_->inputs) in_.push_back(g_.index(name));
   }
-  for (const auto& s : a) sp.freeze(s.group, "unaligned coupling at " + node);
-  for (const auto& s : b) sp.freeze(s.group, "unaligned coupling at " + node);
-}
 
-int64_t width(const Layout& l) {
-  int64_t w = 0;
-  for (const auto& s : l) w += s.count * s.repeat;
-  return w;
-}
+  const Layout& input(size_t j) const override { return lay_[in_.at(j)]; }
+  const Shape& input_shape(size_t j) const override { return shapes_[in_.at(j)]; }
+  const Shape& output_shape() const override { return shapes_[k_]; }
+  Layout fresh(int64_t channels, bool produced) override {
+    int s = sp_.make(channels);
+    if (produced) sp_.producers[s].push_back(n_->name);
+    return Layout{{s, 0, channels, 1}};
+  }
+  void add_producer(const Layout& l) override {
+    for (const auto& s : l) sp_.producers[sp_.find(s.group)].push_back(n_->name);
+  }
+  // Channel by channel; where the segments do not line up, both sides are frozen.
+  void couple(const Layout& a, const Layout& b) override {
+    if (same_boundaries(a, b)) {
+      for (size_t k = 0; k < a.size(); ++k) sp_.unite(a[k].group, b[k].group);
+      return;
+    }
+    for (const auto& s : a) sp_.freeze(s.group, "unaligned coupling at " + n_->name);
+    for (const auto& s : b) sp_.freeze(s.group, "unaligned coupling at " + n_->name);
+  }
+  void freeze(const Layout& l, const std::string& why) override {
+    for (const auto& s : l) sp_.freeze(s.group, why);
+  }
+
+ private:
+  const Graph& g_;
+  const std::vector<Shape>& shapes_;
+  const std::vector<Layout>& lay_;
+  Spaces& sp_;
+  size_t k_ = 0;
+  const Node* n_ = nullptr;
+  std::vector<int> in_;
+};
 
 }  // namespace
 
@@ -78,81 +106,11 @@ ChannelAnalysis analyse_channels(const Graph& g) {
   Spaces sp;
   std::vector<Layout> lay(g.size());
   const int out_idx = g.index(g.output());
+  Coupling c(g, shapes, lay, sp);
   for (size_t k = 0; k < g.size(); ++k) {
+    c.at(k);
     const Node& n = g.nodes()[k];
-    auto in = [&](size_t j) -> const Layout& { return lay[g.index(n.inputs[j])]; };
-    auto fresh = [&](int64_t c, const std::string& producer) {
-      int s = sp.make(c);
-      if (!producer.empty()) sp.producers[s].push_back(producer);
-      return Layout{{s, 0, c, 1}};
-    };
-    switch (n.op) {
-      case Op::Input: {
-        lay[k] = fresh(shapes[k][0], "");
-        sp.freeze(lay[k][0].group, "block input");
-        break;
-      }
-      case Op::Conv2d: {
-        int64_t groups = n.i("groups", 1), cin = n.i("in_channels"), cout = n.i("out_channels");
-        if (groups == 1) {
-          lay[k] = fresh(cout, n.name);
-        } else if (groups == cin && cout == cin) {
-          // Depthwise: output channel c is computed from input channel c alone.
-          lay[k] = in(0);
-          for (const auto& s : lay[k]) sp.producers[sp.find(s.group)].push_back(n.name);
-        } else {
-          // Grouped conv: pruning would have to keep the group structure; kept whole for now.
-          lay[k] = fresh(cout, n.name);
-          sp.freeze(lay[k][0].group, "grouped conv " + n.name);
-          for (const auto& s : in(0)) sp.freeze(s.group, "grouped conv " + n.name);
-        }
-        break;
-      }
-      case Op::Linear: {
-        lay[k] = fresh(n.i("out_features"), n.name);
-        break;
-      }
-      case Op::Add: {
-        lay[k] = in(0);
-        for (size_t j = 1; j < n.inputs.size(); ++j) couple(sp, in(0), in(j), n.name);
-        break;
-      }
-      case Op::Mul: {
-        // With broadcasting, a side with one channel (or fewer dimensions) couples nothing.
-        const Shape& a = shapes[g.index(n.inputs[0])];
-        const Shape& b = shapes[g.index(n.inputs[1])];
-        bool a_full = a.size() == shapes[k].size() && a[0] == shapes[k][0];
-        bool b_full = b.size() == shapes[k].size() && b[0] == shapes[k][0];
-        lay[k] = a_full ? in(0) : in(1);
-        if (a_full && b_full) couple(sp, in(0), in(1), n.name);
-        break;
-      }
-      case Op::Concat: {
-        int64_t off = 0;
-        for (size_t j = 0; j < n.inputs.size(); ++j) {
-          for (auto s : in(j)) {
-            s.offset += off;
-            lay[k].push_back(s);
-          }
-          off += width(in(j));
-        }
-        break;
-      }
-      case Op::Flatten: {
-        const Shape& x = shapes[g.index(n.inputs[0])];
-        int64_t rep = 1;
-        for (size_t d = 1; d < x.size(); ++d) rep *= x[d];
-        for (auto s : in(0)) {
-          s.offset *= rep;
-          s.repeat *= rep;
-          lay[k].push_back(s);
-        }
-        break;
-      }
-      default:  // batch norm, activations, pooling, dropout, identity, upsample keep channels
-        lay[k] = in(0);
-        break;
-    }
+    lay[k] = op_info(n.op).channels(n, c);
   }
   for (const auto& s : lay[out_idx]) sp.freeze(s.group, "block output");
 

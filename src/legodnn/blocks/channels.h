@@ -1,12 +1,13 @@
 #pragma once
 // Channel groups inside a block (DESIGN.md section 5): channels that must be pruned together,
-// found by union-find over the couplings the IR expresses. Torch-free.
+// found by union-find over the couplings each op's channel rule (graph/op.h) makes. Torch-free.
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "legodnn/graph/graph.h"
+#include "legodnn/graph/op.h"  // ChannelSegment
 
 namespace legodnn {
 
@@ -17,14 +18,6 @@ struct ChannelGroup {
   bool frozen = false;                 ///< reaches the block's input or output, or a coupling we cannot prune
   std::string why_frozen;              ///< "block input", "block output", "grouped conv g" ...
   std::vector<std::string> producers;  ///< conv2d / linear nodes whose output channels are this group
-};
-
-/// How a tensor's channels map onto groups: consecutive segments (concat puts several side by side).
-struct ChannelSegment {
-  int group = 0;
-  int64_t offset = 0;  ///< first channel of the segment within the tensor
-  int64_t count = 0;   ///< channels (features, for a flattened tensor: count * repeat)
-  int64_t repeat = 1;  ///< > 1 after flatten: each channel becomes `repeat` consecutive features
 };
 
 /// The channel groups of a block graph (as built by block_graph) and each node's layout.

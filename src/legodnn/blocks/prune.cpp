@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "legodnn/graph/op.h"
 #include "legodnn/util/error.h"
 
 namespace legodnn {
@@ -83,53 +84,29 @@ Model prune_block(const Graph& block, const Weights& w, const ChannelAnalysis& c
   Model out;
   for (size_t k = 0; k < block.size(); ++k) {
     Node n = block.nodes()[k];
-    const auto& own = ca.layout[k];
-    auto own_idx = kept_indices(own, keep);
-    auto key = [&](const char* p) { return param_key(n.name, p); };
-    switch (n.op) {
-      case Op::Conv2d: {
-        auto in_idx = kept_indices(ca.layout[block.index(n.inputs[0])], keep);
-        int64_t groups = n.i("groups", 1);
-        at::Tensor wt = w.at(key("weight"));
-        if (groups == 1) {
-          wt = select(select(wt, 0, own_idx), 1, in_idx);
-        } else if (groups == n.i("in_channels") && groups == n.i("out_channels")) {
-          wt = select(wt, 0, own_idx);
-          n.attrs["groups"] = static_cast<int64_t>(own_idx.size());
-        } else {
-          wt = wt.detach().clone();  // grouped convs are frozen on both sides
+    const auto specs = param_specs(n);  // the tensors to carry over, before the rule rewrites n
+    std::vector<ParamSlice> slices;
+    if (auto rule = op_info(n.op).prune) {
+      PruneIndices idx;
+      idx.output = kept_indices(ca.layout[k], keep);
+      for (const auto& in : n.inputs) idx.inputs.push_back(kept_indices(ca.layout[block.index(in)], keep));
+      slices = rule(n, idx);
+    }
+    for (const auto& p : specs) {
+      auto key = param_key(n.name, p.name);
+      at::Tensor t = w.at(key);
+      bool sliced = false;
+      for (const auto& sl : slices)
+        if (sl.param == p.name) {
+          t = select(t, sl.dim, sl.index);
+          sliced = true;
         }
-        n.attrs["in_channels"] = static_cast<int64_t>(in_idx.size());
-        n.attrs["out_channels"] = static_cast<int64_t>(own_idx.size());
-        out.weights.emplace(key("weight"), wt);
-        if (n.i("bias", 0)) out.weights.emplace(key("bias"), select(w.at(key("bias")), 0, own_idx));
-        break;
-      }
-      case Op::BatchNorm2d:
-        n.attrs["num_features"] = static_cast<int64_t>(own_idx.size());
-        for (const char* p : {"weight", "bias", "running_mean", "running_var"})
-          out.weights.emplace(key(p), select(w.at(key(p)), 0, own_idx));
-        break;
-      case Op::Linear: {
-        auto in_idx = kept_indices(ca.layout[block.index(n.inputs[0])], keep);
-        n.attrs["in_features"] = static_cast<int64_t>(in_idx.size());
-        n.attrs["out_features"] = static_cast<int64_t>(own_idx.size());
-        out.weights.emplace(key("weight"), select(select(w.at(key("weight")), 0, own_idx), 1, in_idx));
-        if (n.i("bias", 1)) out.weights.emplace(key("bias"), select(w.at(key("bias")), 0, own_idx));
-        break;
-      }
-      case Op::Input: {
-        break;  // the interface is frozen, so the input keeps its shape
-      }
-      default:
-        break;
+      out.weights.emplace(key, sliced ? t : t.detach().clone());
     }
     out.graph.add(std::move(n));
   }
   out.graph.set_output(block.output());
-  for (const auto& n : out.graph.nodes())
-    for (const auto& p : param_specs(n))
-      if (p.trainable) out.weights.at(param_key(n.name, p.name)).requires_grad_(true);
+  require_grad_on_trainables(out.graph, out.weights);
   out.graph.validate();
   return out;
 }

@@ -1,12 +1,14 @@
 #pragma once
 // Runs a graph with ATen ops: autograd works in training mode; serving wraps calls in
-// at::InferenceMode. The graph is compiled once into a flat list of steps.
+// at::InferenceMode. The graph is compiled once into a flat list of steps, each with its op's
+// kernel (graph/ops/kernel.h) resolved and its attributes and tensors read.
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "legodnn/graph/graph.h"
+#include "legodnn/graph/ops/kernel.h"
 #include "legodnn/graph/weights.h"
 
 namespace legodnn {
@@ -27,25 +29,12 @@ class Executor {
   /// Overrides the momentum of every batch norm (training mode); momentum 1/(k+1) at the k-th
   /// batch gives the plain average of batch statistics, used to re-estimate running statistics.
   void set_batch_norm_momentum(double momentum);
-  /// Number of compiled steps.
-  size_t steps() const { return steps_.size(); }
 
  private:
-  struct Step {
-    Op op;
-    std::vector<int> in;
-    at::Tensor w, b, mean, var;
-    std::vector<int64_t> a, b2, c, d;  // op-specific integer lists (kernel, stride, padding, ...)
-    int64_t groups = 1;
-    double x1 = 0, x2 = 0;             // eps/momentum, dropout p
-    bool flag = false;                 // ceil_mode, bilinear, ...
-    bool flag2 = false;                // count_include_pad, align_corners
-    std::vector<int> release;          // values no longer needed after this step
-  };
   void execute(const at::Tensor& x, bool training, int last, const std::vector<char>* keep,
                std::vector<at::Tensor>& vals) const;
 
-  std::vector<Step> steps_;
+  std::vector<KernelStep> steps_;
   int input_ = 0;
   int output_ = 0;
   std::vector<std::string> names_;

@@ -8,20 +8,26 @@
 #include <variant>
 #include <vector>
 
+#include "legodnn/graph/op_list.h"
+
 namespace legodnn {
 
-/// Operations the IR can express (DESIGN.md section 3).
+/// Operations the IR can express (DESIGN.md section 3), generated from graph/op_list.h.
 enum class Op {
-  Input, Conv2d, BatchNorm2d, Relu, Relu6, Hardswish, Silu, Sigmoid, MaxPool2d, AvgPool2d,
-  AdaptiveAvgPool2d, Add, Mul, Concat, Flatten, Linear, Dropout, Identity, Upsample
+#define LEGODNN_OP_ENUM(e, name, entry) e,
+  LEGODNN_OPS(LEGODNN_OP_ENUM)
+#undef LEGODNN_OP_ENUM
 };
+/// Number of ops.
+constexpr size_t kOpCount = 0
+#define LEGODNN_OP_COUNT(e, name, entry) +1
+    LEGODNN_OPS(LEGODNN_OP_COUNT);
+#undef LEGODNN_OP_COUNT
 
 /// The op's name as written in JSON ("conv2d", "batch_norm2d", ...).
 const char* op_name(Op op);
 /// Parses an op name; throws GraphError naming `node` for an unknown op.
 Op op_from_name(const std::string& name, const std::string& node);
-/// True for ops that apply a function to each element and keep the shape (relu, silu, dropout...).
-bool is_elementwise_unary(Op op);
 
 /// An attribute value: integer, real, integer list or string.
 using AttrValue = std::variant<int64_t, double, std::vector<int64_t>, std::string>;
@@ -51,11 +57,21 @@ struct Node {
   std::string s(const std::string& key, const std::string& dflt) const;
 };
 
+/// How init_weights fills a fresh tensor.
+enum class ParamInit {
+  Zeros,
+  Ones,
+  KaimingNormalFanOut,  ///< normal(0, sqrt(2 / fan_out)), fan_out = shape[0] * shape[2] * shape[3]
+  UniformFanIn,         ///< uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in from ParamSpec::fan_in
+};
+
 /// A named parameter or buffer of a node and its shape.
 struct ParamSpec {
   std::string name;  ///< "weight", "bias", "running_mean", "running_var"
   Shape shape;
   bool trainable;    ///< false for batch-norm running statistics
+  ParamInit init = ParamInit::Zeros;
+  int64_t fan_in = 0;  ///< for ParamInit::UniformFanIn
 };
 /// The tensors a node owns, derived from its attributes.
 std::vector<ParamSpec> param_specs(const Node& node);

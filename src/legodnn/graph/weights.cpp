@@ -16,17 +16,19 @@ Weights init_weights(const Graph& g, uint64_t seed) {
   for (const auto& n : g.nodes()) {
     for (const auto& p : param_specs(n)) {
       at::Tensor t = at::empty(p.shape, at::kFloat);
-      if (n.op == Op::Conv2d && p.name == "weight") {
-        // Kaiming normal, fan_out, for ReLU networks (as torchvision's ResNets).
-        int64_t fan_out = p.shape[0] * p.shape[2] * p.shape[3];
-        t.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)), gen);
-      } else if (n.op == Op::Linear) {
-        double bound = 1.0 / std::sqrt(static_cast<double>(n.i("in_features")));
-        t.uniform_(-bound, bound, gen);
-      } else if (p.name == "weight" || p.name == "running_var") {
-        t.fill_(1.0);
-      } else {
-        t.zero_();
+      switch (p.init) {
+        case ParamInit::KaimingNormalFanOut: {  // for ReLU networks, as torchvision's ResNets
+          int64_t fan_out = p.shape[0] * p.shape[2] * p.shape[3];
+          t.normal_(0.0, std::sqrt(2.0 / static_cast<double>(fan_out)), gen);
+          break;
+        }
+        case ParamInit::UniformFanIn: {  // PyTorch's default for linear layers
+          double bound = 1.0 / std::sqrt(static_cast<double>(p.fan_in));
+          t.uniform_(-bound, bound, gen);
+          break;
+        }
+        case ParamInit::Ones: t.fill_(1.0); break;
+        case ParamInit::Zeros: t.zero_(); break;
       }
       if (p.trainable) t.requires_grad_(true);
       w.emplace(param_key(n.name, p.name), t);

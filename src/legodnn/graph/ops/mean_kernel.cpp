@@ -1,0 +1,25 @@
+// mean over H,W with at::mean.
+#include <ATen/ATen.h>
+
+#include "legodnn/graph/ops/kernel.h"
+
+namespace legodnn {
+namespace ops {
+namespace {
+
+enum { kKeepdim };
+
+void mean_prepare(const Node& n, const Weights&, KernelStep& s) {
+  s.flags[kKeepdim] = n.i("keepdim", 0);
+}
+
+at::Tensor mean_run(const KernelStep& s, const std::vector<at::Tensor>& v, const at::Tensor&, bool) {
+  return at::mean(v[s.in[0]], {2, 3}, s.flags[kKeepdim]);
+}
+
+}  // namespace
+
+const OpKernel mean_kernel = {mean_prepare, mean_run, nullptr};
+
+}  // namespace ops
+}  // namespace legodnn
