@@ -13,16 +13,9 @@
 using namespace legodnn;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using legodnn::testing::TempDir;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "legodnn-format-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void write(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -21,17 +21,9 @@
 using namespace legodnn;
 using nlohmann::json;
 namespace fs = std::filesystem;
+using legodnn::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "legodnn-repo-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // A repository written by hand, with what went into it kept for comparison.
 struct BuiltRepository {

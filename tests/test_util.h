@@ -1,6 +1,9 @@
 #pragma once
 // Helpers shared by the tests.
+#include <stdlib.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -32,3 +35,17 @@ inline std::string read_text_file(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace legodnn::testing {
+/// A temporary folder, removed with everything in it at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "legodnn-test-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+}  // namespace legodnn::testing

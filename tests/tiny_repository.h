@@ -13,20 +13,9 @@
 #include "legodnn/blocks/prune.h"
 #include "legodnn/models/zoo.h"
 #include "legodnn/repository/repository.h"
+#include "test_util.h"
 
 namespace legodnn::testing {
-
-/// A temporary folder, removed with everything in it at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "legodnn-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 /// Writes the tiny repository to `dir` and returns its manifest.
 inline Manifest write_tiny_repository(const std::string& dir, const std::vector<double>& sparsities,
