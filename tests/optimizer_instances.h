@@ -79,20 +79,12 @@ struct Brute {
   double best = -1e300;
   double least_excess = 1e300;
 };
-inline Brute brute_force(const Instance& in) {
-  Brute r;
+// Calls f(choice) for every composition of every model.
+inline void for_each_choice(const Instance& in, const std::function<void(const std::vector<std::vector<int>>&)>& f) {
   std::vector<std::vector<int>> choice(in.models.size());
   for (size_t m = 0; m < in.models.size(); ++m) choice[m].assign(in.models[m].blocks.size(), 0);
   std::function<void(size_t, size_t)> rec = [&](size_t m, size_t b) {
-    if (m == in.models.size()) {
-      auto d = evaluate_choice(in.models, in.budget, choice, in.objective);
-      if (d.feasible) {
-        r.feasible = true;
-        r.best = std::max(r.best, d.objective);
-      }
-      r.least_excess = std::min(r.least_excess, total_excess(in, d));
-      return;
-    }
+    if (m == in.models.size()) return f(choice);
     if (b == in.models[m].blocks.size()) return rec(m + 1, 0);
     for (size_t o = 0; o < in.models[m].blocks[b].size(); ++o) {
       choice[m][b] = static_cast<int>(o);
@@ -100,6 +92,18 @@ inline Brute brute_force(const Instance& in) {
     }
   };
   rec(0, 0);
+}
+
+inline Brute brute_force(const Instance& in) {
+  Brute r;
+  for_each_choice(in, [&](const std::vector<std::vector<int>>& choice) {
+    auto d = evaluate_choice(in.models, in.budget, choice, in.objective);
+    if (d.feasible) {
+      r.feasible = true;
+      r.best = std::max(r.best, d.objective);
+    }
+    r.least_excess = std::min(r.least_excess, total_excess(in, d));
+  });
   return r;
 }
 

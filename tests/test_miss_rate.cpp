@@ -77,25 +77,52 @@ TEST(MissRate, QuantileOfTheRecentRatios) {
   EXPECT_EQ(c.inferences(), 203);
 }
 
-TEST(MissRate, FeedbackMovesOnlyWithMissesAgainstTheTarget) {
+TEST(MissRate, FeedbackMovesOnlyWithExceedancesAgainstTheTarget) {
   MissRateOptions o;
   o.target = 0.1;
+  o.min_samples = 5;
+  o.window = 10;
   MissRateController c(o);
   c.update();
   EXPECT_DOUBLE_EQ(c.feedback(), 1.0) << "no inferences, no change";
-  for (int i = 0; i < 10; ++i) c.observe(1, i == 0);  // exactly the target: 1 miss in 10
+  EXPECT_DOUBLE_EQ(c.planning_ratio(), 1.0) << "the prior";
+  // Planned with the prior: nothing for the feedback to correct, however many exceed it.
+  for (int i = 0; i < 10; ++i) c.observe(1.5, false);
   c.update();
   EXPECT_DOUBLE_EQ(c.feedback(), 1.0);
-  for (int i = 0; i < 10; ++i) c.observe(1, i < 5);
+  EXPECT_DOUBLE_EQ(c.planning_ratio(), 1.5) << "the quantile of the window";
+  // Exactly the target: 1 ratio in 10 above the planning ratio. The model's own misses do not
+  // move the feedback: a selection with slack misses nothing.
+  for (int i = 0; i < 10; ++i) c.observe(i == 0 ? 2.0 : 1.0, i < 3);
   c.update();
-  EXPECT_GT(c.feedback(), 1.0) << "too many misses: plan with more room";
+  EXPECT_DOUBLE_EQ(c.feedback(), 1.0);
+  EXPECT_EQ(c.exceedances(), 1 + 10);  // also those against the prior
+  EXPECT_DOUBLE_EQ(c.observed_miss_rate(), 0.15);
+  const double plan = c.planning_ratio();
+  for (int i = 0; i < 10; ++i) c.observe(i < 5 ? 2 * plan : 1.0, false);
+  c.update();
+  EXPECT_GT(c.feedback(), 1.0) << "the tail outgrew the plan: plan with more room";
   const double up = c.feedback();
   for (int k = 0; k < 50; ++k) {
-    for (int i = 0; i < 10; ++i) c.observe(1, false);
+    for (int i = 0; i < 10; ++i) c.observe(0.5, true);
     c.update();
   }
-  EXPECT_LT(c.feedback(), up) << "no misses for long: give the room back";
+  EXPECT_LT(c.feedback(), up) << "no exceedances for long: give the room back";
   EXPECT_GE(c.feedback(), o.min_feedback);
+}
+
+TEST(MissRate, FeedbackDoesNotWindDownOnSlack) {
+  // A selection with slack: ratios near 1, the tail well below what the deadline allows. The
+  // feedback settles instead of shrinking the plan until a slower selection would miss.
+  MissRateController c;
+  std::mt19937_64 rng(3);
+  for (int p = 0; p < 200; ++p) {
+    for (int i = 0; i < 30; ++i) c.observe(std::exp(0.05 * normal(rng)), false);
+    c.update();
+  }
+  EXPECT_GT(c.feedback(), 0.9);
+  EXPECT_LT(c.feedback(), 1.1);
+  EXPECT_NEAR(c.planning_ratio(), c.quantile_ratio() * c.feedback(), 1e-12);
 }
 
 TEST(MissRate, ConvergesToTheTargetInClosedLoop) {

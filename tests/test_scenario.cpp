@@ -141,7 +141,8 @@ TEST(Scenario, RecordColumnsKeepTheirNamesAndOrder) {
   EXPECT_EQ(std::vector<std::string>(cols.begin(), cols.begin() + kKnownColumns.size()), kKnownColumns);
   // Added at the end: what each switch did.
   EXPECT_EQ(std::vector<std::string>(cols.begin() + kKnownColumns.size(), cols.end()),
-            (std::vector<std::string>{"switch_ok", "switch_error", "planned_selection"}));
+            (std::vector<std::string>{"switch_ok", "switch_error", "planned_selection", "planning_ratio", "miss_feedback",
+                                      "decision"}));
 }
 
 TEST(Scenario, SmallScenarioRunsEndToEnd) {

@@ -15,6 +15,7 @@
 #include "legodnn/scenario/runner.h"
 #include "legodnn/scenario/scenario.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn::cli {
@@ -44,14 +45,12 @@ std::vector<SystemKind> systems_of(const std::string& which) {
 
 // Runs a scenario with each system in turn; writes CSVs, summary.json and plots to `out`.
 void run_scenarios(const Scenario& sc, const Split& test, const std::vector<SystemKind>& systems,
-                   const std::string& out, uint64_t seed, double margin) {
+                   const std::string& out, const RunOptions& base) {
   std::vector<RunSummary> runs;
   std::vector<std::pair<std::string, std::string>> csvs;
   for (SystemKind k : systems) {
-    RunOptions o;
+    RunOptions o = base;
     o.system = k;
-    o.seed = seed;
-    o.deadline_margin = margin;
     o.csv = out + "/" + system_name(k) + ".csv";
     std::printf("Running scenario '%s' (%.0f s) with %s...\n", sc.name.c_str(), sc.duration_s, system_name(k));
     std::fflush(stdout);
@@ -63,6 +62,7 @@ void run_scenarios(const Scenario& sc, const Split& test, const std::vector<Syst
   for (const auto& m : sc.models) names.push_back(m.name);
   auto pngs = plot_runs(csvs, names, out);
   std::printf("\nScenario '%s':\n%s", sc.name.c_str(), summary_table(runs, sc.memory_mb).c_str());
+  std::printf("\n%s", phase_table(runs).c_str());
   for (const auto& [system, csv] : csvs) std::printf("CSV (%s): %s\n", system.c_str(), csv.c_str());
   std::printf("summary: %s/summary.json\n", out.c_str());
   if (pngs.empty()) std::printf("plots: gnuplot not found or failed; script in %s/plots.gp\n", out.c_str());
@@ -75,17 +75,24 @@ Command add_run(CLI::App& app) {
   struct Args {
     Common common;
     std::string scenario, system = "legodnn", out;
-    uint64_t seed = 0;
-    double margin = RunOptions{}.deadline_margin;
+    RunOptions run;
+    double switch_cost_points = 100 * RunOptions{}.switching.cost_per_mb;
+    double hysteresis_points = 100 * RunOptions{}.switching.hysteresis;
   };
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("run", "run a multi-DNN scenario (LegoDNN and/or the model-grained baseline)");
   c->add_option("--scenario", a->scenario, "scenario JSON file")->required();
   c->add_option("--system", a->system, "legodnn, baseline or both")->check(CLI::IsMember({"legodnn", "baseline", "both"}));
   c->add_option("--out", a->out, "output folder for the CSV, summary and plots (default out/run/<scenario name>)");
-  c->add_option("--seed", a->seed, "where each model starts in the test set");
-  c->add_option("--deadline-margin", a->margin, "plan for deadline * (1 - margin) (default 0.15)")
-      ->check(CLI::Range(0.0, 0.99));
+  c->add_option("--seed", a->run.seed, "where each model starts in the test set");
+  c->add_option("--miss-target", a->run.miss.target, "wanted fraction of inferences over their deadline (default 0.01)")
+      ->check(CLI::Range(0.001, 0.2));
+  c->add_option("--switch-cost", a->switch_cost_points,
+                "accuracy points a switch pays per MB it moves (default " + number_string(a->switch_cost_points) + ")")
+      ->check(CLI::Range(0.0, 100.0));
+  c->add_option("--hysteresis", a->hysteresis_points,
+                "accuracy points a switch no budget forces must gain (default " + number_string(a->hysteresis_points) + ")")
+      ->check(CLI::Range(0.0, 100.0));
   add_common(c, a->common, "1 per serving model");
   return {c, [a] {
             // One torch thread per serving model unless told otherwise: the models share the cores.
@@ -99,7 +106,10 @@ Command add_run(CLI::App& app) {
             FashionMnistOptions fo;
             fo.root = a->common.data;
             Split test = load_fashion_mnist_test(fo);
-            run_scenarios(sc, test, systems, out, a->seed, a->margin);
+            RunOptions ro = a->run;
+            ro.switching.cost_per_mb = a->switch_cost_points / 100;
+            ro.switching.hysteresis = a->hysteresis_points / 100;
+            run_scenarios(sc, test, systems, out, ro);
             return 0;
           }};
 }

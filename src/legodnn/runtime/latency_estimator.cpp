@@ -39,11 +39,12 @@ void LatencyEstimator::observe(const std::vector<int>& choice, double measured_m
   ++used_;
 }
 
-ModelChoiceSpec LatencyEstimator::calibrated() const {
-  ModelChoiceSpec s = spec_;
-  s.frame_ms *= ratio_;
+ModelChoiceSpec LatencyEstimator::calibrated() const { return with_latency_scale(spec_, ratio_); }
+
+ModelChoiceSpec with_latency_scale(ModelChoiceSpec s, double factor) {
+  s.frame_ms *= factor;
   for (auto& b : s.blocks)
-    for (auto& o : b) o.latency_ms *= ratio_;
+    for (auto& o : b) o.latency_ms *= factor;
   return s;
 }
 

@@ -30,6 +30,8 @@ class LatencyEstimator {
   int64_t ignored() const { return ignored_; }
   /// The profiled spec with every latency (frame and blocks) scaled by the current ratio.
   ModelChoiceSpec calibrated() const;
+  /// The profiled spec.
+  const ModelChoiceSpec& profiled() const { return spec_; }
 
  private:
   ModelChoiceSpec spec_;
@@ -37,5 +39,8 @@ class LatencyEstimator {
   double ratio_ = 1.0;
   int64_t used_ = 0, ignored_ = 0;
 };
+
+/// `spec` with every latency (frame and blocks) multiplied by `factor`.
+ModelChoiceSpec with_latency_scale(ModelChoiceSpec spec, double factor);
 
 }  // namespace legodnn

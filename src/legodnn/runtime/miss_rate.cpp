@@ -8,7 +8,7 @@
 
 namespace legodnn {
 
-MissRateController::MissRateController(MissRateOptions o) : o_(o) {
+MissRateController::MissRateController(MissRateOptions o) : o_(o), planning_(o.prior_ratio) {
   auto bad = [](const std::string& field, double v) {
     throw OptionError("miss-rate controller: " + field + " is out of range: " + std::to_string(v));
   };
@@ -24,10 +24,13 @@ MissRateController::MissRateController(MissRateOptions o) : o_(o) {
 
 void MissRateController::observe(double ratio, bool missed) {
   ++inferences_;
-  ++period_inferences_;
   misses_ += missed;
-  period_misses_ += missed;
+  // While the plan is the prior, there is no quantile for the feedback to correct: not counted.
+  if (planned_from_quantile_) ++period_inferences_;
   if (!std::isfinite(ratio) || ratio <= 0) return;
+  const bool exceeded = ratio > planning_;
+  exceedances_ += exceeded;
+  if (planned_from_quantile_) period_exceedances_ += exceeded;
   if (ring_.size() < static_cast<size_t>(o_.window)) {
     ring_.push_back(ratio);
   } else {
@@ -37,12 +40,17 @@ void MissRateController::observe(double ratio, bool missed) {
 }
 
 void MissRateController::update() {
-  if (period_inferences_ == 0) return;
+  planned_from_quantile_ = planned_from_quantile_ || ring_.size() >= static_cast<size_t>(o_.min_samples);
+  if (period_inferences_ == 0) {
+    planning_ = quantile_ratio() * feedback_;
+    return;
+  }
   const double expected = o_.target * static_cast<double>(period_inferences_);
-  double step = o_.gain * (static_cast<double>(period_misses_) - expected) / std::max(expected, 1.0);
+  double step = o_.gain * (static_cast<double>(period_exceedances_) - expected) / std::max(expected, 1.0);
   step = std::clamp(step, -o_.max_step, o_.max_step);
   feedback_ = std::clamp(feedback_ * std::exp(step), o_.min_feedback, o_.max_feedback);
-  period_inferences_ = period_misses_ = 0;
+  period_inferences_ = period_exceedances_ = 0;
+  planning_ = quantile_ratio() * feedback_;
 }
 
 double MissRateController::quantile_ratio() const {

@@ -2,8 +2,14 @@
 // Deadlines as a miss-rate target (DESIGN.md section 12). The runtime plans a model's selection so
 // that profiled latency x planning ratio <= deadline, where the planning ratio is a high quantile of
 // the recent measured/profiled latency ratios (the tail under the current load, not the mean) times
-// a feedback factor that an integral controller moves until the observed miss rate meets the
-// target. Torch-free.
+// a feedback factor that an integral controller moves until the misses it observes meet the target.
+//
+// The misses the feedback counts are the inferences whose ratio exceeded the planning ratio in
+// force: each of them is a deadline miss for a selection planned right at its deadline. Counting
+// the model's own misses instead would wind the factor down whenever the serving selection has
+// slack (selections are discrete), until a slower one is chosen and misses: a limit cycle of
+// switches. A selection planned at its deadline misses exactly when its ratio exceeds the plan, so
+// both counts agree where it matters. Torch-free.
 #include <cstdint>
 #include <vector>
 
@@ -29,20 +35,26 @@ class MissRateController {
   explicit MissRateController(MissRateOptions o = {});
 
   /// One served inference: measured / profiled latency of the selection it ran, and whether it
-  /// missed its deadline. A ratio that is not a positive finite number is ignored.
+  /// missed its deadline (counted for observed_miss_rate). A ratio that is not a positive finite
+  /// number is ignored (it counts as an inference without an exceedance).
   void observe(double ratio, bool missed);
-  /// Once per control period (the runner's step): compares the misses since the last update with
-  /// target x inferences and moves the feedback factor. A period without inferences changes nothing.
+  /// Once per control period (the runner's step): compares the exceedances of the planning ratio
+  /// since the last update with target x inferences, moves the feedback factor, and sets the
+  /// planning ratio for the next period. A period without inferences changes nothing, nor does
+  /// one planned with the prior (before min_samples ratios: no quantile to correct yet).
   void update();
 
-  /// The factor to multiply profiled latencies by when checking a deadline.
-  double planning_ratio() const { return quantile_ratio() * feedback_; }
+  /// The factor to multiply profiled latencies by when checking a deadline, as of the last update
+  /// (the prior before it).
+  double planning_ratio() const { return planning_; }
   /// The (1 - target) quantile of the recent ratios (the prior before min_samples).
   double quantile_ratio() const;
   double feedback() const { return feedback_; }
   /// Misses / inferences over everything observed.
   double observed_miss_rate() const { return inferences_ ? static_cast<double>(misses_) / inferences_ : 0.0; }
   int64_t inferences() const { return inferences_; }
+  /// Inferences whose ratio exceeded the planning ratio in force, over everything observed.
+  int64_t exceedances() const { return exceedances_; }
   const MissRateOptions& options() const { return o_; }
 
  private:
@@ -50,8 +62,11 @@ class MissRateController {
   std::vector<double> ring_;  ///< the last `window` ratios
   size_t next_ = 0;
   double feedback_ = 1.0;
+  double planning_;
+  bool planned_from_quantile_ = false;  ///< the plan in force comes from measured ratios
+  int64_t exceedances_ = 0, period_exceedances_ = 0;
   int64_t inferences_ = 0, misses_ = 0;
-  int64_t period_inferences_ = 0, period_misses_ = 0;
+  int64_t period_inferences_ = 0;
 };
 
 }  // namespace legodnn

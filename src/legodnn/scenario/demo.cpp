@@ -206,6 +206,7 @@ void run_demo(const DemoOptions& o) {
   std::vector<std::string> names(std::begin(kTeachers), std::end(kTeachers));
   auto pngs = plot_runs(csvs, names, run_dir);
   std::printf("\n== 4. Comparison (one run on this machine)\n%s", summary_table(runs, sc.memory_mb).c_str());
+  std::printf("\n%s", phase_table(runs).c_str());
   for (const auto& [system, csv] : csvs) std::printf("CSV (%s): %s\n", system.c_str(), csv.c_str());
   std::printf("summary: %s/summary.json\n", run_dir.c_str());
   if (pngs.empty()) std::printf("plots: gnuplot not found or failed; script in %s/plots.gp\n", run_dir.c_str());

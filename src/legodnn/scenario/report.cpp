@@ -47,7 +47,12 @@ std::string summary_table(const std::vector<RunSummary>& runs, double memory_bud
     }
     s << "\n";
   };
-  row("mean accuracy, measured", [](const RunSummary& r) { return pct(r.mean_measured_accuracy); });
+  row("accuracy of served images", [](const RunSummary& r) { return pct(accuracy_interval(r.correct, r.inferences).accuracy); });
+  row("  95% interval", [](const RunSummary& r) {
+    const AccuracyInterval a = accuracy_interval(r.correct, r.inferences);
+    return std::isfinite(a.low) ? num(100 * a.low, "%.1f") + "-" + num(100 * a.high, "%.1f") + "%" : std::string("-");
+  });
+  row("mean accuracy, measured (window)", [](const RunSummary& r) { return pct(r.mean_measured_accuracy); });
   row("mean accuracy, estimated", [](const RunSummary& r) { return pct(r.mean_estimated_accuracy); });
   row("inferences", [](const RunSummary& r) { return std::to_string(r.inferences); });
   row("deadline misses", [](const RunSummary& r) {
@@ -61,6 +66,9 @@ std::string summary_table(const std::vector<RunSummary>& runs, double memory_bud
   });
   row("median solve time (us)", [](const RunSummary& r) { return num(r.median_solve_us); });
   row("bytes moved by switches (MB)", [](const RunSummary& r) { return num(r.bytes_moved / 1e6, "%.2f"); });
+  row("switches (MB per switch)", [](const RunSummary& r) {
+    return std::to_string(r.switches) + " (" + (r.switches ? num(r.bytes_moved / 1e6 / r.switches, "%.2f") : "-") + ")";
+  });
   row("time spent switching (ms)", [](const RunSummary& r) { return num(r.switch_ms); });
   row("distinct configurations", [](const RunSummary& r) { return std::to_string(r.configurations); });
   for (size_t m = 0; m < (runs.empty() ? 0 : runs[0].models.size()); ++m) {
@@ -76,6 +84,39 @@ std::string summary_table(const std::vector<RunSummary>& runs, double memory_bud
     s << "\n";
   }
   if (std::isfinite(memory_budget_mb)) s << "(initial memory budget " << memory_budget_mb << " MB)\n";
+  return s.str();
+}
+
+std::string phase_table(const std::vector<RunSummary>& runs) {
+  std::ostringstream s;
+  if (runs.empty()) return "";
+  char line[512];
+  std::snprintf(line, sizeof line, "%-4s %-13s %-40s", "", "phase (s)", "began with");
+  s << line;
+  for (const auto& r : runs) {
+    std::snprintf(line, sizeof line, " %26s", (r.system + " acc / miss").c_str());
+    s << line;
+  }
+  s << "\n";
+  for (size_t i = 0; i < runs[0].phases.size(); ++i) {
+    const PhaseSummary& p0 = runs[0].phases[i];
+    std::string began = p0.began_with.size() > 40 ? p0.began_with.substr(0, 37) + "..." : p0.began_with;
+    // e1, e2, ...: the events' marks in the plots.
+    std::snprintf(line, sizeof line, "%-4s %-13s %-40s", i ? ("e" + std::to_string(i)).c_str() : "",
+                  (num(p0.start_s) + "-" + num(p0.end_s)).c_str(), began.c_str());
+    s << line;
+    for (const auto& r : runs) {
+      std::string v = "-";
+      if (i < r.phases.size() && r.phases[i].inferences > 0) {
+        const PhaseSummary& p = r.phases[i];
+        v = pct(static_cast<double>(p.correct) / p.inferences) + " / " +
+            pct(static_cast<double>(p.misses) / p.inferences);
+      }
+      std::snprintf(line, sizeof line, " %26s", v.c_str());
+      s << line;
+    }
+    s << "\n";
+  }
   return s.str();
 }
 
@@ -134,33 +175,50 @@ std::vector<std::string> plot_runs(const std::vector<std::pair<std::string, std:
   // a data file with a fixed name, its legend title is that file's header (gnuplot's columnheader),
   // and gnuplot runs in `dir` with an argument vector, so the script names only fixed files.
   static const char* kColumns[] = {"t_s", "measured_accuracy", "measured_latency_ms", "memory_bytes",
-                                   "memory_budget_bytes"};
-  static const double kScale[] = {1, 1, 1, 1e-6, 1e-6};
-  std::vector<std::string> series;  // data files, relative to `dir`
+                                   "memory_budget_bytes", "deadline_ms"};
+  static const double kScale[] = {1, 1, 1, 1e-6, 1e-6, 1};
+  constexpr int kCols = 6;
+  std::vector<std::string> series;  // data files, relative to `dir`: [system][model]
+  std::vector<double> event_times;  // of the first run's events (every run has the same)
   for (size_t c = 0; c < csvs.size(); ++c) {
     const auto& [system, csv] = csvs[c];
     const auto rows = csv_records(read_file(csv));
     if (rows.empty()) throw IoError(csv + ": empty CSV, nothing to plot");
     const auto& header = rows[0];
-    auto column = [&](const std::string& name) {
+    constexpr size_t kNone = static_cast<size_t>(-1);
+    auto find = [&](const std::string& name) {
       for (size_t k = 0; k < header.size(); ++k)
         if (header[k] == name) return k;
-      throw IoError(csv + ": no column '" + name + "' to plot");
+      return kNone;
     };
-    const size_t kind = column("kind"), model = column("model");
-    size_t cols[5];
-    for (int k = 0; k < 5; ++k) cols[k] = column(kColumns[k]);
+    auto column = [&](const std::string& name) {
+      const size_t k = find(name);
+      if (k == kNone) throw IoError(csv + ": no column '" + name + "' to plot");
+      return k;
+    };
+    // Events and deadlines are drawn when the records have them (older runs' may not).
+    const size_t kind = column("kind"), model = column("model"), event = find("event");
+    size_t cols[kCols];
+    for (int k = 0; k < kCols; ++k) cols[k] = k == 5 ? find(kColumns[k]) : column(kColumns[k]);
+    auto cell = [&](const std::vector<std::string>& f, size_t k) { return k == kNone ? std::string() : f[k]; };
     std::vector<std::string> data(models.size());
     for (size_t m = 0; m < models.size(); ++m) {
       const std::string title = plot_label(system + " " + models[m]);
-      data[m] = "t_s," + title + "," + title + "," + title + ",budget\n";
+      data[m] = "t_s," + title + "," + title + "," + title + ",budget," + plot_label(models[m] + " deadline") + "\n";
     }
     for (size_t r = 1; r < rows.size(); ++r) {
       const auto& f = rows[r];
-      if (f.size() != header.size() || f[kind] != "step") continue;
+      if (f.size() != header.size()) continue;
+      if (c == 0 && f[kind] == "event" && event != kNone && f[event].rfind("open failed", 0) != 0) {
+        const std::string t = finite_or_empty(f[cols[0]], 1);
+        // Events at one time began one phase: one line for them.
+        if (!t.empty() && (event_times.empty() || std::stod(t) > event_times.back() + 1e-3))
+          event_times.push_back(std::stod(t));
+      }
+      if (f[kind] != "step") continue;
       for (size_t m = 0; m < models.size(); ++m) {
         if (f[model] != models[m]) continue;
-        for (int k = 0; k < 5; ++k) data[m] += (k ? "," : "") + finite_or_empty(f[cols[k]], kScale[k]);
+        for (int k = 0; k < kCols; ++k) data[m] += (k ? "," : "") + finite_or_empty(cell(f, cols[k]), kScale[k]);
         data[m] += "\n";
       }
     }
@@ -170,22 +228,43 @@ std::vector<std::string> plot_runs(const std::vector<std::pair<std::string, std:
       series.push_back(name);
     }
   }
+  // Only numbers and fixed names are written into the script; legend titles come from the files.
+  const size_t M = models.size(), S = csvs.size();
   std::ostringstream gp;
   gp << "# Made by legodnn run; render with: cd into this folder, then gnuplot plots.gp\n"
-     << "set datafile separator ','\nset terminal png size 1100,420 noenhanced\nset key outside right\nset grid\n"
-     << "set xlabel 'time (s)'\n";
-  auto plot = [&](const char* png, const char* ylabel, int column, bool budget) {
-    gp << "set output '" << png << "'\nset ylabel '" << ylabel << "'\nplot ";
-    for (size_t k = 0; k < series.size(); ++k)
-      gp << (k ? ", " : "") << "'" << series[k] << "' using 1:" << column << " with lines title columnheader("
-         << column << ")";
-    if (budget && !series.empty())
-      gp << ", '" << series[0] << "' using 1:5 with lines dt 2 lw 2 title columnheader(5)";
-    gp << "\n";
+     << "set datafile separator ','\nset grid\nset key outside right top vertical\n";
+  // Every event as a dotted vertical line, numbered e1, e2, ... in the order of the phase table.
+  for (size_t e = 0; e < event_times.size(); ++e) {
+    char b[160];
+    std::snprintf(b, sizeof b, "set arrow %zu from %.6g, graph 0 to %.6g, graph 1 nohead dt 3 lc rgb 'gray40'\n", e + 1,
+                  event_times[e], event_times[e]);
+    gp << b;
+    std::snprintf(b, sizeof b, "set label %zu 'e%zu' at %.6g, graph 1.04 center font ',8'\n", e + 1, e + 1, event_times[e]);
+    gp << b;
+  }
+  // One panel per model, the systems' lines side by side in it.
+  auto per_model = [&](const char* png, const char* ylabel, int column, bool deadline) {
+    gp << "set terminal png size 1100," << std::max<size_t>(1, M) * 230 + 40 << " noenhanced\n"
+       << "set output '" << png << "'\nset multiplot layout " << std::max<size_t>(1, M) << ",1\n";
+    for (size_t m = 0; m < M; ++m) {
+      gp << "set ylabel '" << ylabel << "'\n" << (m + 1 == M ? "set xlabel 'time (s)'\n" : "unset xlabel\n") << "plot ";
+      for (size_t c = 0; c < S; ++c)
+        gp << (c ? ", " : "") << "'" << series[c * M + m] << "' using 1:" << column << " with lines lw 2 title columnheader("
+           << column << ")";
+      if (deadline && S > 0)
+        gp << ", '" << series[m] << "' using 1:6 with lines dt 2 lw 2 lc rgb 'red' title columnheader(6)";
+      gp << "\n";
+    }
+    gp << "unset multiplot\n";
   };
-  plot("accuracy.png", "accuracy (rolling window)", 2, false);
-  plot("latency.png", "median latency (ms)", 3, false);
-  plot("memory.png", "memory in use (MB)", 4, true);
+  per_model("accuracy.png", "accuracy (window)", 2, false);
+  per_model("latency.png", "median latency (ms)", 3, true);
+  gp << "set terminal png size 1100,420 noenhanced\nset output 'memory.png'\nset ylabel 'memory in use (MB)'\n"
+     << "set xlabel 'time (s)'\nplot ";
+  for (size_t k = 0; k < series.size(); ++k)
+    gp << (k ? ", " : "") << "'" << series[k] << "' using 1:4 with lines title columnheader(4)";
+  if (!series.empty()) gp << ", '" << series[0] << "' using 1:5 with lines dt 2 lw 2 lc rgb 'red' title columnheader(5)";
+  gp << "\n";
   const std::string script = (fs::path(dir) / "plots.gp").string();
   atomic_write_file(script, gp.str());
   if (series.empty() || !find_program("gnuplot")) return {};

@@ -10,6 +10,10 @@ namespace legodnn {
 /// The side-by-side summary of one or more runs of the same scenario.
 std::string summary_table(const std::vector<RunSummary>& runs, double memory_budget_mb);
 
+/// Per phase of the scenario (between events), each run's accuracy over served images and its
+/// deadline-miss rate.
+std::string phase_table(const std::vector<RunSummary>& runs);
+
 /// Writes `dir`/plots.gp and, when gnuplot is installed, renders accuracy.png, latency.png and
 /// memory.png from the runs' CSV files (`csvs`: system name -> file). Returns the PNG paths made
 /// (empty when gnuplot is missing or failed; the CSV files are the record either way).

@@ -99,15 +99,18 @@ struct Slot {
   // Shared with the serving thread, guarded by mu.
   std::mutex mu;
   LatencyEstimator estimator{ModelChoiceSpec{}};
+  MissRateController miss;
   std::deque<uint8_t> window;
   int64_t window_correct = 0;
   std::vector<double> step_latency;
   int64_t step_inferences = 0, step_misses = 0;
+  int64_t phase_inferences = 0, phase_correct = 0, phase_misses = 0;  // since the current phase began
 
   // The main thread's records.
   std::vector<int> selection;
   double est_accuracy = 0, est_latency_ms = 0;
-  double ratio_at_solve = 1;
+  double ratio_at_solve = 1;     // the mean ratio when the last solve ran
+  double planning_at_solve = 1;  // the planning ratio the last solve used
   ModelSummary summary;
   std::set<std::vector<int>> configs;
   double measured_sum = 0, estimated_sum = 0;
@@ -143,8 +146,13 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
       }
       s.step_latency.push_back(ms);
       ++s.step_inferences;
-      s.step_misses += ms > s.deadline_now.load();
+      const bool missed = ms > s.deadline_now.load();
+      s.step_misses += missed;
+      ++s.phase_inferences;
+      s.phase_correct += correct;
+      s.phase_misses += missed;
       s.estimator.observe(snap.selection(), ms);
+      s.miss.observe(ms / s.estimator.profiled_ms(snap.selection()), missed);
     }
     if (period_s > 0) {
       next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period_s));
@@ -232,6 +240,9 @@ const Column kColumns[] = {
     {"switch_ok", [](const RunRecord& r) { return flag(r.switch_ok); }},
     {"switch_error", [](const RunRecord& r) { return csv_field(r.switch_error); }},
     {"planned_selection", [](const RunRecord& r) { return list(r.planned_selection); }},
+    {"planning_ratio", [](const RunRecord& r) { return num(r.planning_ratio); }},
+    {"miss_feedback", [](const RunRecord& r) { return num(r.miss_feedback); }},
+    {"decision", [](const RunRecord& r) { return csv_field(r.decision); }},
 };
 
 std::string csv_line(const RunRecord& r) {
@@ -264,6 +275,7 @@ class ScenarioRunner {
   struct Plan {
     std::vector<Slot*> models;
     ScalingDecision decision;
+    SwitchDecision why;
     double solve_us = 0;
     double budget_bytes = 0;
   };
@@ -281,7 +293,8 @@ class ScenarioRunner {
   void record_switch(const Plan& p, const Applied& a, const std::string& why);
   void apply_event(const ScenarioEvent& e);
   void record_step();
-  bool drifted();
+  void close_phase();
+  std::string resolve_reason();
   void stop_model(Slot& s);
   void stop_all();
   RunSummary summarize();
@@ -307,14 +320,16 @@ class ScenarioRunner {
   std::ostringstream csv_;
   RunSummary run_;
   std::vector<double> solve_us_;
+  std::vector<PhaseSummary> phases_;
   Clock::time_point start_;
 };
 
 ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunOptions& o)
     : sc_(sc), test_(test), o_(o), system_(system_name(o.system)), memory_mb_(sc.memory_mb), rng_(o.seed) {
   if (test.size() == 0) throw OptionError("run_scenario: no test images");
-  if (!(o.deadline_margin >= 0 && o.deadline_margin < 1))
-    throw OptionError("run_scenario: deadline margin must be in [0, 1), got " + std::to_string(o.deadline_margin));
+  if (!(o.recalibrate > 0 && std::isfinite(o.recalibrate)))
+    throw OptionError("run_scenario: recalibrate must be a positive number, got " + std::to_string(o.recalibrate));
+  validate_policy(o.switching);
   labels_.assign(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
   for (const auto& m : sc.models) {
     auto s = std::make_unique<Slot>();
@@ -328,6 +343,7 @@ ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunO
     s->sys.spec.name = m.name;
     // Single forwards are noisy: smooth over about twenty of them.
     s->estimator = LatencyEstimator(s->sys.spec, 0.05);
+    s->miss = MissRateController(o.miss);
     s->deadline_ms = m.deadline_ms;
     s->active = m.active;
     s->summary.name = m.name;
@@ -339,6 +355,7 @@ ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunO
 
 RunSummary ScenarioRunner::run() {
   start_ = Clock::now();
+  phases_.push_back(PhaseSummary{"start"});
   resolve("start");
   size_t next_event = 0;
   int step = 1;
@@ -350,21 +367,26 @@ RunSummary ScenarioRunner::run() {
     std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t_next)));
     if (t_event <= t_step && t_event <= sc_.duration_s) {
       // Every event due now, then one solve for all of them.
+      close_phase();
       std::string why;
       while (next_event < sc_.events.size() && sc_.events[next_event].at_s <= t_event) {
         apply_event(sc_.events[next_event]);
         why += (why.empty() ? "" : "; ") + sc_.events[next_event].describe();
         ++next_event;
       }
+      phases_.back().began_with = why;
       resolve(why);
       continue;
     }
     if (t_step > sc_.duration_s + 1e-9) break;
     record_step();
-    if (drifted()) resolve("latency calibration moved");
+    const std::string why = resolve_reason();
+    if (!why.empty()) resolve(why);
     ++step;
   }
   stop_all();
+  close_phase();
+  phases_.pop_back();  // the empty phase close_phase opened
   cpu_.set(0);
   RunSummary out = summarize();
   if (!o_.csv.empty()) atomic_write_file(o_.csv, csv_.str());
@@ -391,20 +413,25 @@ ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
     if (s->active) p.models.push_back(s.get());
   if (p.models.empty()) return p;
   std::vector<ModelChoiceSpec> specs;
+  std::vector<std::vector<int>> current;
   for (Slot* s : p.models) {
     std::lock_guard<std::mutex> lock(s->mu);
-    ModelChoiceSpec spec = s->estimator.calibrated();
-    spec.deadline_ms = s->deadline_ms * (1 - o_.deadline_margin);
+    // Planned against the real deadline with the latency tail under the current load.
+    ModelChoiceSpec spec = with_latency_scale(s->estimator.profiled(), s->miss.planning_ratio());
+    spec.deadline_ms = s->deadline_ms;
     spec.weight = s->cfg.weight;
     spec.rate_hz = s->cfg.rate_hz;
     specs.push_back(spec);
     s->ratio_at_solve = s->estimator.ratio();
+    s->planning_at_solve = s->miss.planning_ratio();
+    current.push_back(s->served ? s->selection : std::vector<int>{});
   }
   SharedBudget budget;
   budget.memory_bytes = p.budget_bytes = budget_bytes();
   budget.processor_share = sc_.processor_share;
   const auto t0 = Clock::now();
-  p.decision = optimize(specs, budget, sc_.objective);
+  p.why = decide_switch(specs, budget, sc_.objective, current, o_.switching);
+  p.decision = p.why.decision;
   p.solve_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
   LEGODNN_INTERNAL_ASSERT(p.decision.choice.size() == p.models.size() && p.decision.accuracy.size() == p.models.size() &&
                  p.decision.latency_ms.size() == p.models.size());
@@ -412,9 +439,9 @@ ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
   ++run_.solves;
   run_.infeasible_solves += !p.decision.feasible;
   if (o_.progress)
-    spdlog::info("[{}] t={:.2f}s {}: {} (est. objective {:.4f}, solved in {:.0f} us)", system_, now_s(), why,
+    spdlog::info("[{}] t={:.2f}s {}: {}, {} (est. objective {:.4f}, solved in {:.0f} us)", system_, now_s(), why,
                  p.decision.feasible ? "feasible" : "INFEASIBLE, serving the least-violating selection",
-                 p.decision.objective, p.solve_us);
+                 p.why.stays ? "stays" : "switches", p.decision.objective, p.solve_us);
   return p;
 }
 
@@ -427,6 +454,9 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
     SwitchReport r;
     if (!s.served) {
       if (!open_model(s, choice, r)) return false;
+    } else if (choice == s.selection) {
+      r.ok = true;  // nothing to move
+      r.selection = choice;
     } else {
       r = s.served->switch_to(choice);
       if (!r.ok) {
@@ -436,7 +466,11 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
     }
     s.deadline_now = s.deadline_ms;
     if (r.ok) {
-      if (s.selection != choice || r.bytes_from_disk + r.bytes_from_cache > 0) ++s.summary.switches;
+      if (s.selection != choice || r.bytes_from_disk + r.bytes_from_cache > 0) {
+        ++s.summary.switches;
+        ++phases_.back().switches;
+      }
+      phases_.back().bytes_moved += r.bytes_from_disk + r.bytes_from_cache;
       s.selection = choice;
       s.summary.bytes_moved += r.bytes_from_disk + r.bytes_from_cache;
       s.summary.switch_ms += r.total_ms;
@@ -504,6 +538,12 @@ void ScenarioRunner::record_switch(const Plan& p, const Applied& a, const std::s
   r.switch_ok = a.report.ok;
   r.switch_error = a.report.error;
   r.planned_selection = p.decision.choice[a.index];
+  r.planning_ratio = s.planning_at_solve;
+  r.decision = p.why.why;
+  {
+    std::lock_guard<std::mutex> lock(p.models[a.index]->mu);
+    r.miss_feedback = s.miss.feedback();
+  }
   write(r);
 }
 
@@ -529,10 +569,13 @@ void ScenarioRunner::record_step() {
   for (auto& slot : slots_) {
     Slot& s = *slot;
     if (!s.served) continue;
-    double acc, lat, ratio;
+    double acc, lat, ratio, planning, feedback;
     int64_t inf, miss;
     {
       std::lock_guard<std::mutex> lock(s.mu);
+      s.miss.update();  // one control period per step
+      planning = s.miss.planning_ratio();
+      feedback = s.miss.feedback();
       acc = s.window.empty() ? std::nan("") : static_cast<double>(s.window_correct) / s.window.size();
       lat = median(s.step_latency);
       inf = s.step_inferences;
@@ -543,8 +586,6 @@ void ScenarioRunner::record_step() {
     }
     const int64_t mem = s.served->memory().total();
     total_memory += static_cast<double>(mem);
-    s.summary.inferences += inf;
-    s.summary.misses += miss;
     if (std::isfinite(acc)) {
       s.measured_sum += acc;
       s.estimated_sum += s.est_accuracy;
@@ -564,19 +605,50 @@ void ScenarioRunner::record_step() {
     r.memory_bytes = mem;
     r.memory_budget_bytes = budget_bytes();
     r.latency_ratio = ratio;
+    r.planning_ratio = planning;
+    r.miss_feedback = feedback;
     write(r);
   }
   ++run_.steps;
   if (total_memory > budget_bytes() * (1 + 1e-9)) ++run_.memory_violations;
 }
 
-bool ScenarioRunner::drifted() {
+// Why to solve again between events: a serving selection whose planned latency now breaks its
+// deadline (it must move), or a load that eased (a better selection may clear the hysteresis).
+// Empty: no reason.
+std::string ScenarioRunner::resolve_reason() {
   for (auto& s : slots_) {
     if (!s->served) continue;
     std::lock_guard<std::mutex> lock(s->mu);
-    if (std::abs(s->estimator.ratio() / s->ratio_at_solve - 1) > o_.recalibrate) return true;
+    switch (replan_reason(s->estimator.profiled_ms(s->selection), s->deadline_ms, s->miss.planning_ratio(),
+                          s->planning_at_solve, o_.recalibrate)) {
+      case Replan::DeadlineAtRisk: return s->cfg.name + ": deadline at risk";
+      case Replan::LoadEased: return s->cfg.name + ": load eased";
+      case Replan::None: break;
+    }
   }
-  return false;
+  return "";
+}
+
+// Ends the current phase now (its counts harvested from every model, also those that left: their
+// threads have stopped and their counters hold what they served) and begins the next.
+void ScenarioRunner::close_phase() {
+  PhaseSummary& ph = phases_.back();
+  ph.end_s = now_s();
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    std::lock_guard<std::mutex> lock(s.mu);
+    ph.inferences += s.phase_inferences;
+    ph.correct += s.phase_correct;
+    ph.misses += s.phase_misses;
+    s.summary.inferences += s.phase_inferences;
+    s.summary.correct += s.phase_correct;
+    s.summary.misses += s.phase_misses;
+    s.phase_inferences = s.phase_correct = s.phase_misses = 0;
+  }
+  PhaseSummary next;
+  next.start_s = ph.end_s;
+  phases_.push_back(next);
 }
 
 void ScenarioRunner::stop_model(Slot& s) {
@@ -605,6 +677,8 @@ RunSummary ScenarioRunner::summarize() {
     n += s->steps;
     run.inferences += ms.inferences;
     run.misses += ms.misses;
+    run.correct += ms.correct;
+    run.switches += ms.switches;
     run.bytes_moved += ms.bytes_moved;
     run.switch_ms += ms.switch_ms;
     run.configurations += ms.configurations;
@@ -613,6 +687,7 @@ RunSummary ScenarioRunner::summarize() {
   run.mean_measured_accuracy = n ? msum / n : std::nan("");
   run.mean_estimated_accuracy = n ? esum / n : std::nan("");
   run.median_solve_us = median(solve_us_);
+  run.phases = phases_;
   return run;
 }
 
@@ -643,6 +718,21 @@ std::vector<double> ScenarioRunner::sparsities(const Slot& s) const {
 
 }  // namespace
 
+AccuracyInterval accuracy_interval(int64_t correct, int64_t n) {
+  AccuracyInterval a;
+  if (n <= 0) {
+    a.accuracy = a.low = a.high = std::nan("");
+    return a;
+  }
+  const double z = 1.959964, p = static_cast<double>(correct) / n, nn = static_cast<double>(n);
+  const double centre = (p + z * z / (2 * nn)) / (1 + z * z / nn);
+  const double half = z / (1 + z * z / nn) * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
+  a.accuracy = p;
+  a.low = std::max(0.0, centre - half);
+  a.high = std::min(1.0, centre + half);
+  return a;
+}
+
 const std::vector<std::string>& run_record_columns() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
@@ -662,12 +752,20 @@ void write_summary_json(const std::vector<RunSummary>& runs, const std::string& 
   for (const auto& r : runs) {
     nlohmann::json models = nlohmann::json::array();
     for (const auto& m : r.models)
-      models.push_back({{"name", m.name}, {"inferences", m.inferences}, {"misses", m.misses},
+      models.push_back({{"name", m.name}, {"inferences", m.inferences}, {"misses", m.misses}, {"correct", m.correct},
                         {"mean_measured_accuracy", num(m.mean_measured_accuracy)},
                         {"mean_estimated_accuracy", num(m.mean_estimated_accuracy)}, {"switches", m.switches},
                         {"failed_switches", m.failed_switches}, {"bytes_moved", m.bytes_moved},
                         {"switch_ms", m.switch_ms}, {"configurations", m.configurations}});
+    nlohmann::json phases = nlohmann::json::array();
+    for (const auto& p : r.phases)
+      phases.push_back({{"began_with", p.began_with}, {"start_s", p.start_s}, {"end_s", p.end_s},
+                        {"inferences", p.inferences}, {"correct", p.correct}, {"misses", p.misses},
+                        {"switches", p.switches}, {"bytes_moved", p.bytes_moved}});
+    const AccuracyInterval ci = accuracy_interval(r.correct, r.inferences);
     j.push_back({{"system", r.system}, {"solves", r.solves}, {"infeasible_solves", r.infeasible_solves},
+                 {"served_accuracy", num(ci.accuracy)}, {"served_accuracy_ci95", {num(ci.low), num(ci.high)}},
+                 {"correct", r.correct}, {"switches", r.switches}, {"phases", phases},
                  {"median_solve_us", num(r.median_solve_us)}, {"steps", r.steps},
                  {"memory_violations", r.memory_violations}, {"mean_measured_accuracy", num(r.mean_measured_accuracy)},
                  {"mean_estimated_accuracy", num(r.mean_estimated_accuracy)}, {"inferences", r.inferences},

@@ -1,7 +1,8 @@
 #pragma once
-// Scenario runner (DESIGN.md section 9): every active model serves Fashion-MNIST test images in
-// its own thread; at each event (and when the measured latency drifts from the calibrated table)
-// the optimizer re-solves for all models together and the switcher applies the result. One run
+// Scenario runner (DESIGN.md sections 9 and 12): every active model serves Fashion-MNIST test
+// images in its own thread; at each event (and when a deadline is at risk or the load eases) the
+// optimizer re-solves for all models together, charging each switch for what it moves, and the
+// switcher applies the result. One run
 // uses one system: LegoDNN (blocks) or the model-grained baseline (whole models).
 #include <cstdint>
 #include <functional>
@@ -10,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "legodnn/runtime/miss_rate.h"
 #include "legodnn/runtime/optimizer.h"
 #include "legodnn/runtime/servable.h"
+#include "legodnn/runtime/switch_cost.h"
 #include "legodnn/scenario/scenario.h"
 
 namespace legodnn {
@@ -37,10 +40,15 @@ const char* system_name(SystemKind k);
 struct RunOptions {
   SystemKind system = SystemKind::LegoDnn;
   std::string csv;             ///< the per-step records (written atomically at the end); empty = none
-  double recalibrate = 0.2;    ///< re-solve when a model's latency ratio moved by this since the last solve
-  /// The optimizer plans for deadline * (1 - margin): the calibrated table estimates the mean
-  /// latency, and a selection planned right at the deadline would miss it half the time.
-  double deadline_margin = 0.15;
+  /// Deadlines as a miss-rate target: each model plans with profiled latency x a high quantile of
+  /// its recent measured/profiled ratios x a feedback factor driven by the misses it observes.
+  MissRateOptions miss;
+  /// What a switch costs and the gain a switch that no budget forces must clear.
+  SwitchPolicy switching;
+  /// Between events, re-solve when a serving selection's planned latency breaks its deadline, or
+  /// when a model's planning ratio fell by this fraction since the last solve (the hysteresis then
+  /// decides whether to move).
+  double recalibrate = 0.2;
   uint64_t seed = 0;           ///< where each model starts in the test set
   bool progress = true;        ///< a line per event on stderr
 };
@@ -49,7 +57,8 @@ struct RunOptions {
 struct ModelSummary {
   std::string name;
   int64_t inferences = 0, misses = 0;
-  double mean_measured_accuracy = 0;  ///< mean over the steps the model was active
+  int64_t correct = 0;                ///< inferences whose top-1 label was right
+  double mean_measured_accuracy = 0;  ///< mean over the steps the model was active of the rolling window
   double mean_estimated_accuracy = 0;
   int switches = 0, failed_switches = 0;
   int64_t bytes_moved = 0;
@@ -57,17 +66,35 @@ struct ModelSummary {
   int configurations = 0;             ///< distinct selections used
 };
 
+/// The run between two scenario events (the first begins at the start, the last ends at the end).
+struct PhaseSummary {
+  std::string began_with;             ///< the events that began it ("start" for the first)
+  double start_s = 0, end_s = 0;
+  int64_t inferences = 0, correct = 0, misses = 0;
+  int64_t bytes_moved = 0;            ///< by the switches of the solve that began it and those within it
+  int switches = 0;
+};
+
+/// Accuracy over `n` served images with `correct` right, and the half-width of its 95% Wilson
+/// interval: the resolution the number of images gives.
+struct AccuracyInterval {
+  double accuracy = 0, low = 0, high = 0;
+};
+AccuracyInterval accuracy_interval(int64_t correct, int64_t n);
+
 struct RunSummary {
   std::string system;
   std::vector<ModelSummary> models;
+  std::vector<PhaseSummary> phases;
   int solves = 0, infeasible_solves = 0;
   double median_solve_us = 0;
   int steps = 0;
   int memory_violations = 0;          ///< steps whose memory in use exceeded the budget
   double mean_measured_accuracy = 0;  ///< over models and steps
   double mean_estimated_accuracy = 0;
-  int64_t inferences = 0, misses = 0;
+  int64_t inferences = 0, misses = 0, correct = 0;
   int64_t bytes_moved = 0;
+  int switches = 0;
   double switch_ms = 0;
   int configurations = 0;
 };
@@ -90,7 +117,7 @@ struct RunRecord {
   std::optional<double> measured_accuracy;  ///< step: over the rolling window (empty before any inference)
   std::optional<double> est_latency_ms;     ///< as est_accuracy
   std::optional<double> measured_latency_ms;  ///< step: median since the last step (empty when none ran)
-  std::optional<double> deadline_ms;        ///< the model's deadline (the solve plans for less: RunOptions)
+  std::optional<double> deadline_ms;        ///< the model's deadline (the solve plans against it with planning_ratio)
   std::optional<int64_t> inferences;        ///< step: since the last step
   std::optional<int64_t> misses;            ///< step: of those, over the deadline
   std::optional<int64_t> memory_bytes;      ///< switch, step: the model's memory in use
@@ -102,6 +129,9 @@ struct RunRecord {
   std::optional<bool> switch_ok;            ///< switch, and an event of a failed opening: the switch took effect
   std::string switch_error;                 ///< why the switch or the opening failed
   std::vector<int> planned_selection;       ///< switch, failed opening: the selection the solve chose
+  std::optional<double> planning_ratio;     ///< switch: the ratio the solve planned with; step: now
+  std::optional<double> miss_feedback;      ///< switch, step: the miss-rate controller's feedback factor
+  std::string decision;                     ///< switch: why the solve moved or kept the serving selection
 };
 
 /// The records' column names, in order: the CSV header.

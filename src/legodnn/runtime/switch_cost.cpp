@@ -1,0 +1,101 @@
+#include "legodnn/runtime/switch_cost.h"
+
+#include <cmath>
+#include <limits>
+
+#include "legodnn/util/error.h"
+
+namespace legodnn {
+
+void validate_policy(const SwitchPolicy& p) {
+  LEGODNN_CHECK(std::isfinite(p.cost_per_mb) && p.cost_per_mb >= 0, OptionError,
+                "switch policy: cost per MB must be a finite number >= 0, got ", p.cost_per_mb);
+  LEGODNN_CHECK(std::isfinite(p.hysteresis) && p.hysteresis >= 0, OptionError,
+                "switch policy: hysteresis must be a finite number >= 0, got ", p.hysteresis);
+  LEGODNN_CHECK(p.deadline_headroom >= 0 && p.deadline_headroom < 1, OptionError,
+                "switch policy: deadline headroom must be in [0, 1), got ", p.deadline_headroom);
+}
+
+std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
+                                             const std::vector<std::vector<int>>& current, const SwitchPolicy& p,
+                                             Objective objective) {
+  validate_policy(p);
+  LEGODNN_CHECK(current.size() == models.size(), OptionError, "charge_switches: ", current.size(),
+                " serving selections for ", models.size(), " models");
+  std::vector<ModelChoiceSpec> out = models;
+  for (size_t m = 0; m < models.size(); ++m) {
+    const std::vector<int>& cur = current[m];
+    if (cur.empty()) continue;
+    ModelChoiceSpec& spec = out[m];
+    LEGODNN_CHECK(cur.size() == spec.blocks.size(), OptionError, "model '", spec.name, "': serving selection has ",
+                  cur.size(), " entries for ", spec.blocks.size(), " blocks");
+    // Under the sum objective, the model's drops are multiplied by its weight: divide so the
+    // objective pays the charge once. A model of weight 0 counts for nothing, nor do its switches.
+    const double w = objective == Objective::Sum ? spec.weight : 1.0;
+    const double price = w > 0 ? p.cost_per_mb / 1e6 / w : 0.0;
+    for (size_t b = 0; b < spec.blocks.size(); ++b) {
+      LEGODNN_CHECK(cur[b] >= 0 && static_cast<size_t>(cur[b]) < spec.blocks[b].size(), OptionError, "model '",
+                    spec.name, "' block ", b, ": serving option ", cur[b], " out of range (",
+                    spec.blocks[b].size(), " options)");
+      for (size_t o = 0; o < spec.blocks[b].size(); ++o)
+        if (static_cast<int>(o) != cur[b]) spec.blocks[b][o].drop += price * spec.blocks[b][o].bytes;
+    }
+  }
+  return out;
+}
+
+SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
+                             Objective objective, const std::vector<std::vector<int>>& current,
+                             const SwitchPolicy& p) {
+  std::vector<ModelChoiceSpec> charged = charge_switches(models, current, p, objective);
+  SwitchDecision out;
+  out.stay_objective = std::numeric_limits<double>::quiet_NaN();
+  bool all_serving = true;
+  for (const auto& c : current) all_serving = all_serving && !c.empty();
+  if (all_serving) {
+    const ScalingDecision stay = evaluate_choice(models, budget, current, objective);
+    out.stay_objective = stay.objective;
+    out.stay_feasible = stay.feasible;
+  }
+  // A voluntary move must leave the headroom free on every deadline.
+  if (out.stay_feasible)
+    for (auto& m : charged) m.deadline_ms *= 1 - p.deadline_headroom;
+  const ScalingDecision best = optimize(charged, budget, objective);
+  std::vector<std::vector<int>> chosen = best.choice;
+  bool feasible = best.feasible;
+  out.charged_objective = best.objective;
+  if (!all_serving) {
+    out.why = "a model has no serving selection";
+  } else if (!out.stay_feasible) {
+    out.stays = best.choice == current;
+    out.why = out.stays ? "nothing meets the budgets; the serving selection breaks them least"
+                        : "the serving selection breaks a budget";
+  } else if (best.feasible && best.choice != current && best.objective - p.hysteresis > out.stay_objective) {
+    out.charged_objective = best.objective - p.hysteresis;
+    out.why = "a gain of " + std::to_string(best.objective - out.stay_objective) + " clears the hysteresis";
+  } else {
+    // Staying meets every budget, and no move within the headroom clears the hysteresis.
+    chosen = current;
+    feasible = true;
+    out.stays = true;
+    out.charged_objective = out.stay_objective;
+    out.why = best.choice == current ? "the serving selection is the best"
+              : best.feasible ? "a gain of " + std::to_string(best.objective - out.stay_objective) +
+                                    " does not clear the hysteresis"
+                              : "nothing else leaves the deadline headroom";
+  }
+  out.decision = evaluate_choice(models, budget, chosen, objective);
+  out.decision.states = best.states;
+  out.decision.feasible = feasible;
+  return out;
+}
+
+Replan replan_reason(double profiled_ms, double deadline_ms, double planning_ratio, double planning_at_solve,
+                     double eased) {
+  if (profiled_ms * planning_ratio > deadline_ms * (1 + 1e-9) && planning_ratio > planning_at_solve * 1.02)
+    return Replan::DeadlineAtRisk;
+  if (planning_ratio < planning_at_solve * (1 - eased)) return Replan::LoadEased;
+  return Replan::None;
+}
+
+}  // namespace legodnn

@@ -1,0 +1,74 @@
+#pragma once
+// Decisions that count the cost of switching (DESIGN.md section 12). The online optimizer's
+// objective charges every block a solve would replace for the bytes that must be brought in, and
+// a voluntary switch must gain more than a hysteresis over staying:
+//
+//   maximize  J(x) - sum_{m,b: x_mb != cur_mb} c * bytes(x_mb) - h * [x != cur]
+//   over      x = cur, or x within the budgets with every deadline shortened by the headroom,
+//             when cur meets the budgets (a voluntary switch);
+//             every x within the budgets otherwise (a forced switch, no hysteresis)
+//
+// where J is the optimizer's objective (weighted sum or minimum of estimated accuracies), c the
+// price of a byte in accuracy, h the hysteresis and the headroom a fraction of each deadline that a
+// voluntary move must leave free (latencies are noisy; without it the selection would move back as
+// soon as the tail grows a little). The byte charge is additive over blocks, so it folds into the
+// options' drops and optimize() stays exact for it; the rest is one comparison between that
+// optimum and staying, which is exact too. Torch-free.
+#include <string>
+#include <vector>
+
+#include "legodnn/runtime/optimizer.h"
+
+namespace legodnn {
+
+/// Prices of a switch, in accuracy (fraction; 0.01 = one point).
+struct SwitchPolicy {
+  /// Accuracy a switch must pay per MB of blocks it brings in (read from disk or the cache).
+  double cost_per_mb = 0.002;
+  /// A switch that staying does not force (the serving selection still meets every budget) must
+  /// gain more than this in the charged objective. Gains below the accuracy estimate's noise then
+  /// never cause a switch.
+  double hysteresis = 0.005;
+  /// A voluntary switch must meet every deadline with this fraction of it to spare.
+  double deadline_headroom = 0.05;
+};
+
+/// Throws OptionError for a negative or non-finite price.
+void validate_policy(const SwitchPolicy& p);
+
+/// The problem whose drops also carry the byte charge of replacing the serving option of each
+/// block: for model m with a serving selection current[m] (empty: it arrives and loads anyway, no
+/// charge), option o of block b != current[m][b] has drop + cost_per_mb * bytes / 1e6 (divided by
+/// the model's weight under the sum objective, so the weighted objective pays it once). Throws
+/// OptionError for a serving selection that does not fit its model.
+std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
+                                             const std::vector<std::vector<int>>& current, const SwitchPolicy& p,
+                                             Objective objective);
+
+/// What decide_switch chose.
+struct SwitchDecision {
+  /// The chosen selection, its estimates evaluated on the uncharged problem (true accuracies).
+  ScalingDecision decision;
+  double charged_objective = 0;       ///< the objective including the byte charge (and h if it moves)
+  double stay_objective = 0;          ///< the charged objective of staying (= J(cur)); NaN without cur
+  bool stay_feasible = false;         ///< the serving selection meets every budget
+  bool stays = false;                 ///< the decision is the serving selection
+  std::string why;                    ///< one line: why it moves or stays
+};
+
+/// Solves the charged problem and applies the hysteresis. `current` has one entry per model, empty
+/// for a model without a serving selection; then staying is not an option and no hysteresis applies.
+SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
+                             Objective objective, const std::vector<std::vector<int>>& current,
+                             const SwitchPolicy& p);
+
+/// Why to solve again between scenario events, from one serving model's state.
+enum class Replan { None, DeadlineAtRisk, LoadEased };
+/// DeadlineAtRisk when the serving selection's planned latency (profiled x planning ratio) breaks
+/// the deadline and the ratio has grown since the last solve (a selection that solve already knew
+/// to break it, for nothing met it, is not solved again until the tail grows); LoadEased when the
+/// planning ratio fell by `eased` (a fraction) since the last solve; None otherwise.
+Replan replan_reason(double profiled_ms, double deadline_ms, double planning_ratio, double planning_at_solve,
+                     double eased);
+
+}  // namespace legodnn
