@@ -4,6 +4,7 @@
 // the recent measured/profiled latency ratios (the tail under the current load, not the mean) times
 // a feedback factor that an integral controller moves until the observed miss rate meets the
 // target. Torch-free.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "legodnn/runtime/optimizer.h"
-#include "legodnn/runtime/servable.h"
 #include "legodnn/scenario/scenario.h"
 
 namespace legodnn {
 
+class Servable;  // runtime/servable.h (tensors); this header stays torch-free for the reports
 struct Split;
 
 /// What the runner needs of one model under one system.
