@@ -2,13 +2,15 @@
 # One entry point for newcomers and CI. Every command first does the set-up it needs
 # (Debian packages, configure, incremental build); a second run skips what is done.
 #   ./run.sh build   set-up and build; the program is then build/legodnn
-#   ./run.sh test    set-up, build, then every test (CTest summary at the end)
+#   ./run.sh test    set-up, build, then every test (CTest summary at the end); the torch-free core
+#                    is also built alone in build-base/ (no Torch) and its tests run there
 #   ./run.sh demo    set-up, build, then the main job
 #   ./run.sh bench   set-up, build, then the benchmarks
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 BUILD_DIR=${LEGODNN_BUILD_DIR:-build}
+BASE_BUILD_DIR=${LEGODNN_BASE_BUILD_DIR:-build-base}
 JOBS=${LEGODNN_JOBS:-$(nproc)}
 
 # Debian 12 packages the project needs. libopenblas0-openmp matters: without it batch-1
@@ -50,6 +52,17 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
+# The torch-free core alone (CMake never looks for Torch), so that CI proves it compiles and links
+# without Torch; its tests include base.NoTorchHeaders (no compiled file read a Torch header).
+build_base() {
+  if [ ! -f "$BASE_BUILD_DIR/CMakeCache.txt" ]; then
+    log "configuring the torch-free core in $BASE_BUILD_DIR (without Torch)"
+    cmake -S . -B "$BASE_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLEGODNN_BASE_ONLY=ON
+  fi
+  log "building the torch-free core with $JOBS jobs"
+  cmake --build "$BASE_BUILD_DIR" -j "$JOBS"
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -57,8 +70,12 @@ case "$cmd" in
     build ;;
   test)
     build
+    build_base
+    log "the torch-free core's tests, linked without Torch ($BASE_BUILD_DIR)"
+    (cd "$BASE_BUILD_DIR" && ctest --output-on-failure -j "$JOBS" "$@")
+    log "every other test ($BUILD_DIR; label base ran above)"
     cd "$BUILD_DIR"
-    ctest --output-on-failure -j "$JOBS" "$@" ;;
+    ctest --output-on-failure -j "$JOBS" -LE base "$@" ;;
   demo)
     build
     "$BUILD_DIR/legodnn" demo --teachers teachers "$@" ;;

@@ -38,9 +38,9 @@ TEST(Reports, InspectTablesListEveryDescendant) {
   TempDir t;
   legodnn::testing::write_tiny_repository(t.path, {0.0, 0.5});
   Repository repo = Repository::open(t.path);
-  const std::string text = inspect_text(repo);
+  const std::string text = inspect_text(repo.dir(), repo.manifest());
   EXPECT_NE(text.find("model resnet20"), std::string::npos) << text;
-  auto [blocks, profiles] = inspect_csv(repo);
+  auto [blocks, profiles] = inspect_csv(repo.manifest());
   const size_t n = repo.manifest().blocks.size();
   EXPECT_EQ(static_cast<size_t>(std::count(blocks.begin(), blocks.end(), '\n')), n + 1);
   EXPECT_EQ(static_cast<size_t>(std::count(profiles.begin(), profiles.end(), '\n')), 2 * n + 1);

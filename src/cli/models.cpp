@@ -9,7 +9,7 @@
 #include "legodnn/blocks/detect.h"
 #include "legodnn/blocks/prune.h"
 #include "legodnn/models/zoo.h"
-#include "legodnn/report/tables.h"
+#include "legodnn/report/blocks.h"
 
 namespace legodnn::cli {
 

@@ -30,10 +30,10 @@ Command add_inspect(CLI::App& app) {
   c->add_option("--csv", a->csv, "also write PREFIX_blocks.csv and PREFIX_profiles.csv");
   return {c, [a] {
             Repository repo = Repository::open(a->dir);
-            std::fputs(a->json ? (manifest_to_json(repo.manifest()).dump(1) + "\n").c_str() : inspect_text(repo).c_str(),
+            std::fputs(a->json ? (manifest_to_json(repo.manifest()).dump(1) + "\n").c_str() : inspect_text(repo.dir(), repo.manifest()).c_str(),
                        stdout);
             if (!a->csv.empty()) {
-              auto [blocks, profiles] = inspect_csv(repo);
+              auto [blocks, profiles] = inspect_csv(repo.manifest());
               atomic_write_file(a->csv + "_blocks.csv", blocks);
               atomic_write_file(a->csv + "_profiles.csv", profiles);
               std::printf("wrote %s_blocks.csv and %s_profiles.csv\n", a->csv.c_str(), a->csv.c_str());

@@ -6,11 +6,11 @@
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
+#include "apps/demo.h"
 #include "cli/cli.h"
 #include "legodnn/baseline/model_grained.h"
 #include "legodnn/data/fashion_mnist.h"
 #include "legodnn/repository/repository.h"
-#include "legodnn/scenario/demo.h"
 #include "legodnn/scenario/report.h"
 #include "legodnn/scenario/runner.h"
 #include "legodnn/scenario/scenario.h"

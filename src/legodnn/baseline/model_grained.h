@@ -21,9 +21,9 @@
 #include <utility>
 #include <vector>
 
-#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include "legodnn/baseline/model_grained_manifest.h"
 #include "legodnn/blocks/detect.h"
 #include "legodnn/blocks/prune.h"
 #include "legodnn/data/fashion_mnist.h"
@@ -34,9 +34,6 @@
 #include "legodnn/runtime/servable.h"
 
 namespace legodnn {
-
-/// Current baseline.json format version; a file with a newer one is refused.
-inline constexpr int kModelGrainedFormat = 1;
 
 /// Options of build_model_grained.
 struct ModelGrainedOptions {
@@ -59,35 +56,6 @@ struct ModelGrainedOptions {
   int64_t log_every = 50;         ///< batches between progress lines (0 = none)
 };
 
-/// One whole descendant model as baseline.json records it.
-struct ModelVariant {
-  double sparsity = 0;
-  std::string dir;              ///< model folder, relative to the set's folder
-  std::string checksum;         ///< "crc32:xxxxxxxx" of dir/weights.pt
-  std::string graph_checksum;   ///< "crc32:xxxxxxxx" of dir/model.json
-  double accuracy = 0;          ///< test accuracy (fraction) after fine-tuning
-  double pruned_accuracy = 0;   ///< test accuracy straight after pruning, before fine-tuning
-  double latency_ms = 0;        ///< batch-1 median, folded, inference mode
-  int64_t bytes = 0;            ///< float32 bytes of all tensors (unfolded, as the block profiles count)
-  int64_t params = 0;
-  int64_t macs = 0;             ///< multiply-adds per sample
-  double train_seconds = 0;     ///< fine-tuning wall time (0 for the teacher)
-};
-
-/// Everything baseline.json holds.
-struct ModelGrainedManifest {
-  int format_version = kModelGrainedFormat;
-  std::string model;
-  Shape input_shape;                 ///< per sample, [C,H,W]
-  int64_t classes = 0;
-  double teacher_accuracy = 0;       ///< the teacher's accuracy on the same test images
-  std::string teacher_fingerprint;   ///< crc32 of the teacher's graph and tensors (a rerun must use the same teacher)
-  int64_t eval_images = 0;           ///< test images the accuracies were measured on
-  nlohmann::json settings;           ///< pruning, fine-tuning and evaluation settings (must match on a rerun)
-  nlohmann::json info;               ///< free-form: machine, latency options
-  std::vector<ModelVariant> variants;  ///< increasing sparsity; variant 0 is the teacher (sparsity 0)
-};
-
 /// What a build call did.
 struct ModelGrainedBuildResult {
   bool complete = false;             ///< every variant done (false when stopped early)
@@ -102,12 +70,6 @@ struct ModelGrainedBuildResult {
 /// another teacher or with other training settings.
 ModelGrainedBuildResult build_model_grained(const Model& teacher, const FashionMnist& data,
                                             const std::string& out_dir, const ModelGrainedOptions& o);
-
-/// Parses and validates baseline.json (without touching the model folders). `source` names the
-/// file in errors.
-ModelGrainedManifest parse_model_grained(const nlohmann::json& j, const std::string& source);
-/// baseline.json as JSON.
-nlohmann::json model_grained_to_json(const ModelGrainedManifest& m);
 
 /// A validated model-grained set on disk.
 class ModelGrainedSet {

@@ -13,24 +13,12 @@
 namespace legodnn {
 namespace {
 
-// Kept indices of a tensor whose channels are laid out as `layout` (features after flatten).
-std::vector<int64_t> kept_indices(const std::vector<ChannelSegment>& layout,
-                                  const std::vector<std::vector<int64_t>>& keep) {
-  std::vector<int64_t> idx;
-  for (const auto& s : layout)
-    for (int64_t c : keep[s.group])
-      for (int64_t r = 0; r < s.repeat; ++r) idx.push_back(s.offset + c * s.repeat + r);
-  return idx;
-}
-
 at::Tensor select(const at::Tensor& t, int64_t dim, const std::vector<int64_t>& idx) {
   if (static_cast<int64_t>(idx.size()) == t.size(dim)) return t.detach().clone();
   return t.detach().index_select(dim, at::tensor(idx, at::kLong)).contiguous();
 }
 
 }  // namespace
-
-std::vector<double> default_sparsities() { return {0.0, 0.2, 0.4, 0.6, 0.8}; }
 
 std::vector<std::vector<double>> channel_importance(const Graph& block, const Weights& w,
                                                     const ChannelAnalysis& ca) {
@@ -54,56 +42,22 @@ std::vector<std::vector<double>> channel_importance(const Graph& block, const We
   return imp;
 }
 
-std::vector<std::vector<int64_t>> kept_channels(const ChannelAnalysis& ca,
-                                                const std::vector<std::vector<double>>& importance,
-                                                double s) {
-  if (!(s >= 0.0 && s < 1.0)) throw OptionError("sparsity must be in [0, 1), got " + std::to_string(s));
-  std::vector<std::vector<int64_t>> keep(ca.groups.size());
-  for (size_t gi = 0; gi < ca.groups.size(); ++gi) {
-    int64_t c = ca.groups[gi].channels;
-    std::vector<int64_t> all(c);
-    std::iota(all.begin(), all.end(), 0);
-    if (ca.groups[gi].frozen || s == 0.0) {
-      keep[gi] = all;
-      continue;
-    }
-    // The epsilon keeps products like 0.6 * 5 = 3.0000000000000004 from losing a channel.
-    int64_t n = std::max<int64_t>(1, c - static_cast<int64_t>(std::floor(s * c + 1e-9)));
-    const auto& imp = importance[gi];
-    // Most important first; ties broken by the lower index, so the choice is deterministic.
-    std::stable_sort(all.begin(), all.end(), [&](int64_t a, int64_t b) { return imp[a] > imp[b]; });
-    all.resize(n);
-    std::sort(all.begin(), all.end());
-    keep[gi] = all;
-  }
-  return keep;
-}
-
 Model prune_block(const Graph& block, const Weights& w, const ChannelAnalysis& ca,
                   const std::vector<std::vector<int64_t>>& keep) {
   Model out;
-  for (size_t k = 0; k < block.size(); ++k) {
-    Node n = block.nodes()[k];
-    const auto specs = param_specs(n);  // the tensors to carry over, before the rule rewrites n
-    std::vector<ParamSlice> slices;
-    if (auto rule = op_info(n.op).prune) {
-      PruneIndices idx;
-      idx.output = kept_indices(ca.layout[k], keep);
-      for (const auto& in : n.inputs) idx.inputs.push_back(kept_indices(ca.layout[block.index(in)], keep));
-      slices = rule(n, idx);
-    }
-    for (const auto& p : specs) {
-      auto key = param_key(n.name, p.name);
+  for (auto& p : prune_plan(block, ca, keep)) {
+    for (const auto& spec : p.params) {
+      auto key = param_key(p.node.name, spec.name);
       at::Tensor t = w.at(key);
       bool sliced = false;
-      for (const auto& sl : slices)
-        if (sl.param == p.name) {
+      for (const auto& sl : p.slices)
+        if (sl.param == spec.name) {
           t = select(t, sl.dim, sl.index);
           sliced = true;
         }
       out.weights.emplace(key, sliced ? t : t.detach().clone());
     }
-    out.graph.add(std::move(n));
+    out.graph.add(std::move(p.node));
   }
   out.graph.set_output(block.output());
   require_grad_on_trainables(out.graph, out.weights);

@@ -1,27 +1,20 @@
 #pragma once
-// Descendant blocks by structured channel pruning (DESIGN.md section 5), and composed models.
+// Descendant blocks by structured channel pruning (DESIGN.md section 5), and composed models: the
+// tensor side. Which channels are kept and the index maps are prune_plan.h (torch-free).
 #include <cstdint>
 #include <vector>
 
 #include "legodnn/blocks/channels.h"
 #include "legodnn/blocks/detect.h"
+#include "legodnn/blocks/prune_plan.h"
 #include "legodnn/graph/weights.h"
 
 namespace legodnn {
-
-/// The default sparsities: 0.0 0.2 0.4 0.6 0.8.
-std::vector<double> default_sparsities();
 
 /// Per channel group, the importance of each channel: the L1 norm of the filters (conv output
 /// filters, linear rows) that produce it, summed over the group's producers.
 std::vector<std::vector<double>> channel_importance(const Graph& block, const Weights& w,
                                                     const ChannelAnalysis& ca);
-
-/// Channels kept per group at sparsity s: C - floor(s*C) (at least 1) of the most important ones,
-/// in ascending index order; frozen groups keep all.
-std::vector<std::vector<int64_t>> kept_channels(const ChannelAnalysis& ca,
-                                                const std::vector<std::vector<double>>& importance,
-                                                double sparsity);
 
 /// A new, physically smaller block (graph + sliced weights) keeping `keep` channels per group.
 /// The interface (input and output shapes) is unchanged.

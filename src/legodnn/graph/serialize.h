@@ -1,18 +1,14 @@
 #pragma once
-// Graph structure as JSON; tensors as files that Python's torch.load opens (a dict of tensors).
+// Tensors as files that Python's torch.load opens (a dict of tensors), and model folders (graph
+// JSON + tensors). The graph's JSON form alone is graph_json.h (torch-free).
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "legodnn/graph/graph_json.h"
 #include "legodnn/graph/weights.h"
 
 namespace legodnn {
-
-/// The graph as a JSON value: {"format","version","output","nodes":[{name,op,inputs,attrs}]}.
-nlohmann::json graph_to_json(const Graph& g);
-/// Parses and validates a graph. Nodes may come in any order (they are sorted); a cycle, a
-/// dangling edge, an unknown op or a bad shape throws GraphError naming `source` and the node.
-Graph graph_from_json(const nlohmann::json& j, const std::string& source);
 
 /// Writes tensors atomically in PyTorch's pickle format (torch.load gives a dict name -> tensor).
 void save_tensors(const std::string& path, const Weights& w);

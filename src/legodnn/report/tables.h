@@ -1,28 +1,24 @@
 #pragma once
 // Reports for people and tools: the tables and JSON documents the CLI prints for repositories,
-// blocks, selections and model-grained sets. Each returns text; the caller decides where it goes.
+// selections and model-grained sets (torch-free: manifests only; the blocks report is blocks.h).
+// Each returns text; the caller decides where it goes.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "legodnn/baseline/model_grained.h"
-#include "legodnn/blocks/prune.h"
-#include "legodnn/repository/repository.h"
+#include "legodnn/baseline/model_grained_manifest.h"
+#include "legodnn/repository/manifest.h"
 #include "legodnn/runtime/optimizer.h"
 
 namespace legodnn {
 
-/// A repository's summary, block table and profile table (`legodnn inspect`).
-std::string inspect_text(const Repository& repo);
+/// A repository's summary, block table and profile table (`legodnn inspect`): the manifest of the
+/// repository in `dir`.
+std::string inspect_text(const std::string& dir, const Manifest& man);
 /// The block table and the profile table as CSV: {"..._blocks.csv" text, "..._profiles.csv" text}.
-std::pair<std::string, std::string> inspect_csv(const Repository& repo);
-
-/// The blocks of `m` and each descendant's params and MACs as one JSON document (`legodnn blocks`).
-nlohmann::json blocks_json(const Model& m, const std::string& name, const std::vector<BlockFamily>& families,
-                           const std::vector<BlockSpec>& specs);
-/// The same document as text.
-std::string blocks_text(const nlohmann::json& doc);
+std::pair<std::string, std::string> inspect_csv(const Manifest& man);
 
 /// A scaling decision over repositories as JSON (`legodnn select --json`): per model the chosen
 /// sparsities, estimated accuracy and latency and deadline excess. `names` are the models' names.

@@ -1,65 +1,15 @@
 #pragma once
-// Block repository, format v1 (DESIGN.md section 8): one folder per scaled model holding
-// manifest.json and tensor files. Writes are atomic; loading validates every file and field.
-#include <cstdint>
+// Block repository (DESIGN.md section 8): one folder per scaled model holding manifest.json and
+// tensor files. This is the tensor side; the manifest format is manifest.h (torch-free). Writes
+// are atomic; loading validates every file and field.
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "legodnn/blocks/prune.h"
 #include "legodnn/graph/weights.h"
-#include "legodnn/util/format.h"  // file_checksum
+#include "legodnn/repository/manifest.h"
 
 namespace legodnn {
-
-/// Current repository format version; a manifest with a newer one is refused.
-inline constexpr int kRepositoryFormat = 1;
-
-/// What profiling measured for one descendant.
-struct DescendantProfile {
-  int64_t params = 0;
-  int64_t macs = 0;             ///< multiply-adds per sample (conv2d + linear)
-  int64_t bytes = 0;            ///< float32 bytes of its tensors
-  double latency_ms = 0;        ///< batch-1 median, folded conv+bn, inference mode (0 = not measured)
-  double acc_drop = 0;          ///< accuracy drop (fraction, 0..1) used by the optimizer (monotone in sparsity)
-  double acc_drop_raw = 0;      ///< the measured mean drop before the monotone fix
-  double acc_drop_se = 0;       ///< its standard error
-  double mse_pruned = 0;        ///< held-out block-output MSE straight after pruning
-  double mse_retrained = 0;     ///< held-out block-output MSE after retraining (best epoch)
-};
-
-/// One descendant of a block: its graph, tensor file and profile.
-struct DescendantRecord {
-  double sparsity = 0;
-  Graph graph;                  ///< the descendant block as a graph (input node named after the entry)
-  std::string file;             ///< tensor file, relative to the repository folder
-  std::string checksum;         ///< "crc32:xxxxxxxx" of the tensor file's bytes
-  DescendantProfile profile;
-};
-
-/// One block: where it sits in the teacher and its descendants (index 0 is sparsity 0.0).
-struct BlockRecord {
-  int id = 0;
-  std::string entry, exit;
-  std::vector<std::string> nodes;
-  Shape entry_shape, exit_shape;
-  std::vector<DescendantRecord> descendants;
-};
-
-/// Everything manifest.json holds.
-struct Manifest {
-  int format_version = kRepositoryFormat;
-  std::string model;            ///< e.g. "resnet20"
-  Shape input_shape;            ///< per sample, [C,H,W]
-  int64_t classes = 0;
-  Graph teacher;                ///< the whole teacher graph; the frame is its nodes outside every block
-  std::string frame_file;       ///< tensors of the frame nodes
-  std::string frame_checksum;
-  std::vector<BlockRecord> blocks;
-  nlohmann::json stages = nlohmann::json::object();    ///< build stages done, with their wall times
-  nlohmann::json profile = nlohmann::json::object();   ///< frame latency, teacher accuracy, machine, estimate check
-};
 
 /// A loaded repository: the manifest plus, on request, the tensors.
 class Repository {
@@ -87,11 +37,5 @@ class Repository {
 
 /// Writes a tensor file atomically and returns its checksum ("crc32:xxxxxxxx").
 std::string write_tensor_file(const std::string& path, const Weights& w);
-/// Writes manifest.json atomically.
-void write_manifest(const std::string& dir, const Manifest& m);
-/// Parses and validates a manifest (without touching tensor files). `source` names the file in errors.
-Manifest parse_manifest(const nlohmann::json& j, const std::string& source);
-/// The manifest as JSON.
-nlohmann::json manifest_to_json(const Manifest& m);
 
 }  // namespace legodnn

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "legodnn/repository/repository.h"
+#include "legodnn/repository/manifest.h"
 
 namespace legodnn {
 

@@ -1,6 +1,6 @@
 #pragma once
 // The optimizer's view of a block repository: per block and descendant, drop, latency and bytes.
-#include "legodnn/repository/repository.h"
+#include "legodnn/repository/manifest.h"
 #include "legodnn/runtime/optimizer.h"
 
 namespace legodnn {

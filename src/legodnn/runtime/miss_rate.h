@@ -10,6 +10,7 @@
 // slack (selections are discrete), until a slower one is chosen and misses: a limit cycle of
 // switches. A selection planned at its deadline misses exactly when its ratio exceeds the plan, so
 // both counts agree where it matters. Torch-free.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

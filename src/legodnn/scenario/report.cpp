@@ -1,5 +1,6 @@
 #include "legodnn/scenario/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,21 @@ std::string num(double v, const char* f = "%.1f") {
 }
 
 }  // namespace
+
+AccuracyInterval accuracy_interval(int64_t correct, int64_t n) {
+  AccuracyInterval a;
+  if (n <= 0) {
+    a.accuracy = a.low = a.high = std::nan("");
+    return a;
+  }
+  const double z = 1.959964, p = static_cast<double>(correct) / n, nn = static_cast<double>(n);
+  const double centre = (p + z * z / (2 * nn)) / (1 + z * z / nn);
+  const double half = z / (1 + z * z / nn) * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
+  a.accuracy = p;
+  a.low = std::max(0.0, centre - half);
+  a.high = std::min(1.0, centre + half);
+  return a;
+}
 
 std::string summary_table(const std::vector<RunSummary>& runs, double memory_budget_mb) {
   std::ostringstream s;

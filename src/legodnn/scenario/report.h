@@ -1,11 +1,19 @@
 #pragma once
 // Scenario results for people: the comparison table on the terminal and plots through gnuplot.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "legodnn/scenario/runner.h"
 
 namespace legodnn {
+
+/// Accuracy over `n` served images with `correct` right, and its 95% Wilson interval: the
+/// resolution the number of images gives. NaN for no images.
+struct AccuracyInterval {
+  double accuracy = 0, low = 0, high = 0;
+};
+AccuracyInterval accuracy_interval(int64_t correct, int64_t n);
 
 /// The side-by-side summary of one or more runs of the same scenario.
 std::string summary_table(const std::vector<RunSummary>& runs, double memory_budget_mb);

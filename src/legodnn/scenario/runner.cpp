@@ -26,6 +26,7 @@
 #include "legodnn/runtime/from_repository.h"
 #include "legodnn/runtime/latency_estimator.h"
 #include "legodnn/runtime/scalable_model.h"
+#include "legodnn/scenario/report.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
 
@@ -717,21 +718,6 @@ std::vector<double> ScenarioRunner::sparsities(const Slot& s) const {
 }
 
 }  // namespace
-
-AccuracyInterval accuracy_interval(int64_t correct, int64_t n) {
-  AccuracyInterval a;
-  if (n <= 0) {
-    a.accuracy = a.low = a.high = std::nan("");
-    return a;
-  }
-  const double z = 1.959964, p = static_cast<double>(correct) / n, nn = static_cast<double>(n);
-  const double centre = (p + z * z / (2 * nn)) / (1 + z * z / nn);
-  const double half = z / (1 + z * z / nn) * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
-  a.accuracy = p;
-  a.low = std::max(0.0, centre - half);
-  a.high = std::min(1.0, centre + half);
-  return a;
-}
 
 const std::vector<std::string>& run_record_columns() {
   static const std::vector<std::string> names = [] {

@@ -13,12 +13,12 @@
 
 #include "legodnn/runtime/miss_rate.h"
 #include "legodnn/runtime/optimizer.h"
-#include "legodnn/runtime/servable.h"
 #include "legodnn/runtime/switch_cost.h"
 #include "legodnn/scenario/scenario.h"
 
 namespace legodnn {
 
+class Servable;  // runtime/servable.h (tensors); this header stays torch-free for the reports
 struct Split;
 
 /// What the runner needs of one model under one system.
@@ -74,13 +74,6 @@ struct PhaseSummary {
   int64_t bytes_moved = 0;            ///< by the switches of the solve that began it and those within it
   int switches = 0;
 };
-
-/// Accuracy over `n` served images with `correct` right, and the half-width of its 95% Wilson
-/// interval: the resolution the number of images gives.
-struct AccuracyInterval {
-  double accuracy = 0, low = 0, high = 0;
-};
-AccuracyInterval accuracy_interval(int64_t correct, int64_t n);
 
 struct RunSummary {
   std::string system;

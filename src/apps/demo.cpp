@@ -1,4 +1,4 @@
-#include "legodnn/scenario/demo.h"
+#include "apps/demo.h"
 
 #include <chrono>
 #include <cmath>

@@ -10,7 +10,6 @@
 #include "legodnn/util/fs.h"
 #include "legodnn/util/process.h"
 #include "test_util.h"
-#include "tiny_repository.h"
 
 using namespace legodnn;
 using legodnn::testing::TempDir;
@@ -55,7 +54,7 @@ TEST(Process, ExitStatusWorkingFolderAndMissingPrograms) {
 }
 
 TEST(Paths, NamesFromFilesBecomeOneSafeComponent) {
-  for (const std::string name : {std::string("../../../x"), std::string(".."), std::string("."), std::string("/etc/passwd"),
+  for (const std::string& name : {std::string("../../../x"), std::string(".."), std::string("."), std::string("/etc/passwd"),
                                  std::string("a/b"), hostile("X"), std::string(".hidden"), std::string(500, 'a')}) {
     const std::string c = safe_path_component(name);
     EXPECT_FALSE(c.empty()) << name;
