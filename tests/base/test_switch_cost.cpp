@@ -87,8 +87,9 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     const bool moved_voluntarily = stay_ok && sd.decision.choice != cur;
     const double got = charged_objective(in, cur, p, sd.decision.choice) - (moved_voluntarily ? p.hysteresis : 0.0);
     EXPECT_NEAR(got, best, 1e-9) << "instance " << k;
-    if (moved_voluntarily)
+    if (moved_voluntarily) {
       EXPECT_TRUE(evaluate_choice(tight.models, in.budget, sd.decision.choice, in.objective).feasible) << "instance " << k;
+    }
     EXPECT_NEAR(sd.charged_objective, best, 1e-9) << "instance " << k;
     // Its estimates are the uncharged ones of the chosen selection.
     const auto plain = evaluate_choice(in.models, in.budget, sd.decision.choice, in.objective);
