@@ -59,6 +59,29 @@ TEST(Graph, ShapeMismatchIsRejectedNamingTheNode) {
   EXPECT_THROWS_WITH(b.add("sum", {a, c}), GraphError, "node 'sum' (add): input shapes differ");
 }
 
+// Attributes that would divide by zero or index outside a tensor are refused at load, naming the
+// node and the attribute (a stride of 0 used to kill eval and blocks with SIGFPE).
+TEST(Graph, WindowAttributesOutOfRangeAreRejectedNamingTheNode) {
+  const std::pair<const char*, json> bad[] = {
+      {"stride", {0, 1}}, {"kernel", {0, 3}}, {"dilation", {1, 0}}, {"padding", {-1, 1}}};
+  for (const auto& [key, value] : bad) {
+    json j = tiny_graph_json();
+    j["nodes"][1]["attrs"][key] = value;
+    EXPECT_THROWS_WITH(graph_from_json(j, "tiny.json"), GraphError,
+                       std::string("node 'c' (conv2d): attribute '") + key + "' must be at least");
+  }
+  json pool = tiny_graph_json();
+  pool["nodes"][2] = {{"name", "r"}, {"op", "max_pool2d"}, {"inputs", {"c"}}, {"attrs", {{"kernel", 2}, {"stride", 0}}}};
+  EXPECT_THROWS_WITH(graph_from_json(pool, "tiny.json"), GraphError, "node 'r' (max_pool2d): attribute 'stride' must be at least 1");
+  pool["nodes"][2]["attrs"] = {{"kernel", 2}, {"padding", 2}};
+  EXPECT_THROWS_WITH(graph_from_json(pool, "tiny.json"), GraphError, "more than half the kernel");
+  for (double eps : {-1e-5, 0.0}) {
+    json bn = tiny_graph_json();
+    bn["nodes"][2] = {{"name", "r"}, {"op", "batch_norm2d"}, {"inputs", {"c"}}, {"attrs", {{"num_features", 4}, {"eps", eps}}}};
+    EXPECT_THROWS_WITH(graph_from_json(bn, "tiny.json"), GraphError, "node 'r' (batch_norm2d): eps must be a positive number");
+  }
+}
+
 TEST(Graph, DuplicateNamesMissingAttributesAndDeadEndsAreRejected) {
   json j = tiny_graph_json();
   j["nodes"][2]["name"] = "c";

@@ -1,5 +1,7 @@
 // batch_norm2d. Attributes: num_features, eps = 1e-5, momentum = 0.1. Tensors [C]: weight, bias
 // (trainable), running_mean, running_var.
+#include <cmath>
+
 #include "legodnn/graph/ops/common.h"
 
 namespace legodnn {
@@ -19,6 +21,8 @@ Shape batch_norm2d_shape(const Node& n, const std::vector<Shape>& in) {
   if (x[0] != n.i("num_features"))
     fail(n, "num_features is " + std::to_string(n.i("num_features")) + " but the input has " +
                 std::to_string(x[0]) + " channels");
+  const double eps = n.f("eps", 1e-5);
+  if (!(eps > 0) || !std::isfinite(eps)) fail(n, "eps must be a positive number, got " + std::to_string(eps));
   return x;
 }
 

@@ -20,6 +20,8 @@ std::string shape_str(const Shape& s);
 [[noreturn]] void fail(const Node& n, const std::string& what);
 /// A two-value attribute (height, width); one value stands for both.
 std::vector<int64_t> pair_attr(const Node& n, const std::string& key, int64_t dflt);
+/// The same, failing for a value below `least` (a stride, kernel or dilation of 0, a negative padding).
+std::vector<int64_t> pair_attr(const Node& n, const std::string& key, int64_t dflt, int64_t least);
 /// Output size of a convolution or pooling window along one axis (PyTorch's formula).
 int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode = false);
 /// Input k, which must be [C,H,W].

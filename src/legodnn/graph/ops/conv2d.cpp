@@ -7,7 +7,7 @@ namespace ops {
 namespace {
 
 std::vector<ParamSpec> conv2d_params(const Node& n) {
-  auto k = pair_attr(n, "kernel", 1);
+  auto k = pair_attr(n, "kernel", 1, 1);
   int64_t in = n.i("in_channels"), out = n.i("out_channels"), groups = n.i("groups", 1);
   if (in <= 0 || out <= 0 || groups <= 0 || in % groups || out % groups)
     fail(n, "channels " + std::to_string(in) + "->" + std::to_string(out) +
@@ -24,8 +24,8 @@ Shape conv2d_shape(const Node& n, const std::vector<Shape>& in) {
   if (x[0] != n.i("in_channels"))
     fail(n, "in_channels is " + std::to_string(n.i("in_channels")) + " but the input " +
                 n.inputs[0] + " has " + std::to_string(x[0]) + " channels");
-  auto k = pair_attr(n, "kernel", 1), s = pair_attr(n, "stride", 1), p = pair_attr(n, "padding", 0),
-       d = pair_attr(n, "dilation", 1);
+  auto k = pair_attr(n, "kernel", 1, 1), s = pair_attr(n, "stride", 1, 1), p = pair_attr(n, "padding", 0, 0),
+       d = pair_attr(n, "dilation", 1, 1);
   Shape out{n.i("out_channels"), conv_out(x[1], k[0], s[0], p[0], d[0]),
             conv_out(x[2], k[1], s[1], p[1], d[1])};
   if (out[1] <= 0 || out[2] <= 0) fail(n, "input " + shape_str(x) + " is too small for the kernel");

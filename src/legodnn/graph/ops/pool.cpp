@@ -11,10 +11,13 @@ namespace {
 Shape window_shape(const Node& n, const std::vector<Shape>& in) {
   expect_arity(n, 1);
   const auto& x = expect_chw(n, in);
-  auto k = pair_attr(n, "kernel", 1);
-  auto s = n.attrs.count("stride") ? pair_attr(n, "stride", 1) : k;
-  auto p = pair_attr(n, "padding", 0);
-  auto d = n.op == Op::MaxPool2d ? pair_attr(n, "dilation", 1) : std::vector<int64_t>{1, 1};
+  auto k = pair_attr(n, "kernel", 1, 1);
+  auto s = n.attrs.count("stride") ? pair_attr(n, "stride", 1, 1) : k;
+  auto p = pair_attr(n, "padding", 0, 0);
+  auto d = n.op == Op::MaxPool2d ? pair_attr(n, "dilation", 1, 1) : std::vector<int64_t>{1, 1};
+  // As PyTorch: a window may not be padded by more than half its size.
+  for (int a = 0; a < 2; ++a)
+    if (2 * p[a] > k[a]) fail(n, "padding " + shape_str(p) + " is more than half the kernel " + shape_str(k));
   bool ceil_mode = n.i("ceil_mode", 0);
   Shape out{x[0], conv_out(x[1], k[0], s[0], p[0], d[0], ceil_mode),
             conv_out(x[2], k[1], s[1], p[1], d[1], ceil_mode)};
@@ -25,7 +28,7 @@ Shape window_shape(const Node& n, const std::vector<Shape>& in) {
 Shape adaptive_shape(const Node& n, const std::vector<Shape>& in) {
   expect_arity(n, 1);
   const auto& x = expect_chw(n, in);
-  auto o = pair_attr(n, "output", 1);
+  auto o = pair_attr(n, "output", 1, 1);
   return {x[0], o[0], o[1]};
 }
 

@@ -56,6 +56,13 @@ std::vector<int64_t> pair_attr(const Node& n, const std::string& key, int64_t df
   return v;
 }
 
+std::vector<int64_t> pair_attr(const Node& n, const std::string& key, int64_t dflt, int64_t least) {
+  auto v = pair_attr(n, key, dflt);
+  for (int64_t x : v)
+    if (x < least) fail(n, "attribute '" + key + "' must be at least " + std::to_string(least) + ", got " + shape_str(v));
+  return v;
+}
+
 int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
   int64_t num = in + 2 * p - d * (k - 1) - 1;
   if (num < 0) return 0;
