@@ -1,5 +1,6 @@
 // Graph structure: validation errors name the node; shapes agree with the executor; JSON and
 // tensor serialization round-trip bit-exactly; conv + batch-norm folding is exact.
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -134,6 +135,24 @@ TEST(Serialize, DamagedOrMissingFilesNameTheFile) {
   EXPECT_THROWS_WITH(load_model(dir), IoError, "model.json: field 'version' is 99");
   std::ofstream(dir + "/model.json") << "{not json";
   EXPECT_THROWS_WITH(load_model(dir), IoError, "model.json: not valid JSON");
+  fs::remove_all(dir);
+}
+
+TEST(Serialize, NonFiniteWeightsAndNonRegularFilesAreRefused) {
+  std::string dir = temp_dir();
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  Model m{g, init_weights(g, 0)};
+  for (double bad : {std::nan(""), HUGE_VAL}) {
+    Model b = m;
+    b.weights["c.weight"] = m.weights.at("c.weight").clone();
+    b.weights["c.weight"].view(-1)[5] = bad;
+    save_model(dir, b, json::object());
+    EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/weights.pt: tensor 'c.weight' holds NaN or infinite values");
+  }
+  // A link to a device would be read forever: refused before reading.
+  fs::remove(dir + "/weights.pt");
+  fs::create_symlink("/dev/zero", dir + "/weights.pt");
+  EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/weights.pt: not a regular file");
   fs::remove_all(dir);
 }
 

@@ -1,5 +1,8 @@
 #include "legodnn/graph/serialize.h"
 
+#include <cstdint>
+#include <filesystem>
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -23,6 +26,13 @@ void save_tensors(const std::string& path, const Weights& w) {
 
 Weights load_tensors(const std::string& path) {
   if (!path_exists(path)) throw IoError(path + ": file is missing");
+  // A device or pipe in its place (a link to /dev/zero) would be read forever.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path + ": not a regular file");
+  constexpr uintmax_t kMaxBytes = uintmax_t(1) << 32;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxBytes)
+    throw IoError(path + ": tensor file too large (" + std::to_string(size) + " bytes, at most 4 GiB)");
   std::string bytes = read_file(path);
   c10::IValue v;
   try {
@@ -36,7 +46,11 @@ Weights load_tensors(const std::string& path) {
   for (const auto& item : v.toGenericDict()) {
     if (!item.key().isString() || !item.value().isTensor())
       throw IoError(path + ": expected a dict of name -> tensor");
-    w.emplace(item.key().toStringRef(), item.value().toTensor());
+    const at::Tensor& t = item.value().toTensor();
+    // A NaN or infinite weight would run and report nonsense accuracies: refused here.
+    if (t.is_floating_point() && !at::isfinite(t).all().item<bool>())
+      throw IoError(path + ": tensor '" + item.key().toStringRef() + "' holds NaN or infinite values");
+    w.emplace(item.key().toStringRef(), t);
   }
   return w;
 }
