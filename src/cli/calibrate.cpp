@@ -1,6 +1,7 @@
 // legodnn calibrate: the accuracy sweep on a repository already built (no retraining): picks of
 // the optimizer over a budget sweep, measured on the validation split, refit the drops the
 // optimizer uses; the manifest is rewritten atomically.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -11,12 +12,18 @@
 #include "legodnn/pipeline/calibrate.h"
 
 namespace legodnn::cli {
+namespace {
+Split skip_head(const Split& s, int64_t n) {
+  n = std::min(n, s.size());
+  return Split{s.images.narrow(0, n, s.size() - n), s.labels.narrow(0, n, s.size() - n)};
+}
+}  // namespace
 
 Command add_calibrate(CLI::App& app) {
   struct Args {
     Common common;
     std::string repo;
-    int64_t val_images = 0, test_images = 0;
+    int64_t val_images = 0, test_images = 0, val_skip = 1000;
     bool no_test = false;
     CalibrateOptions opt;
   };
@@ -35,6 +42,9 @@ Command add_calibrate(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   c->add_option("--val-images", a->val_images, "validation images measured (0 = all 5,000)")
       ->check(CLI::NonNegativeNumber);
+  c->add_option("--val-skip", a->val_skip,
+                "skip the first N validation images: they picked retraining's best epochs (build's --val-images)")
+      ->check(CLI::NonNegativeNumber);
   c->add_option("--test-images", a->test_images, "test images for the report (0 = all 10,000)")
       ->check(CLI::NonNegativeNumber);
   c->add_flag("--no-test", a->no_test, "do not measure the picks on the test split");
@@ -44,7 +54,8 @@ Command add_calibrate(CLI::App& app) {
             FashionMnistOptions fo;
             fo.root = a->common.data;
             FashionMnist data = load_fashion_mnist(fo);
-            Split val = a->val_images > 0 ? data.val.head(a->val_images) : data.val;
+            Split val = skip_head(data.val, a->val_skip);
+            if (a->val_images > 0) val = val.head(a->val_images);
             Split test = a->test_images > 0 ? data.test.head(a->test_images) : data.test;
             CalibrateOptions o = a->opt;
             o.measure_test = !a->no_test;
