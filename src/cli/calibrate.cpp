@@ -23,7 +23,7 @@ Command add_calibrate(CLI::App& app) {
   struct Args {
     Common common;
     std::string repo;
-    int64_t val_images = 0, test_images = 0, val_skip = 1000;
+    int64_t val_images = 0, test_images = 0, val_skip = 0;
     bool no_test = false;
     CalibrateOptions opt;
   };
@@ -43,7 +43,7 @@ Command add_calibrate(CLI::App& app) {
   c->add_option("--val-images", a->val_images, "validation images measured (0 = all 5,000)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--val-skip", a->val_skip,
-                "skip the first N validation images: they picked retraining's best epochs (build's --val-images)")
+                "skip the first N validation images (those that picked retraining's best epochs: build's --val-images)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--test-images", a->test_images, "test images for the report (0 = all 10,000)")
       ->check(CLI::NonNegativeNumber);

@@ -239,11 +239,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
   } else if (o.accuracy_sweep) {
     CalibrateOptions co;
     co.sweep = o.sweep;
-    // The images that picked retraining's best epochs favour the descendants: measure on the rest.
-    const int64_t skip = o.retrain.val_images > 0 ? std::min(o.retrain.val_images, data.val.size() / 2) : 0;
-    Split val{data.val.images.narrow(0, skip, data.val.size() - skip),
-              data.val.labels.narrow(0, skip, data.val.size() - skip)};
-    auto r = calibrate_repository(dir, val, data.test, co, [](const std::string& s) { spdlog::info("build: {}", s); });
+    auto r = calibrate_repository(dir, data.val, data.test, co, [](const std::string& s) { spdlog::info("build: {}", s); });
     spdlog::info("build: accuracy sweep: {} compositions, estimate error on the picks (test) {:.2f} -> {:.2f} points "
                  "mean, {:.2f} -> {:.2f} max",
                  r.measured_val, 100 * r.test_before.mean_abs, 100 * r.test_after.mean_abs,
