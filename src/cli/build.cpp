@@ -26,6 +26,7 @@ Command add_build(CLI::App& app) {
   struct Args {
     Common common;
     std::string checkpoint, model, out, pairs;
+    bool no_sweep = false;
     BuildOptions build;
   };
   auto a = std::make_shared<Args>();
@@ -47,6 +48,9 @@ Command add_build(CLI::App& app) {
   c->add_option("--check", b.check_compositions, "random compositions checking the additive estimate");
   c->add_option("--calibrate", b.calibration_compositions,
                 "random validation compositions that fit the drop scale (0 = none)");
+  c->add_option("--sweep-rounds", b.sweep.rounds, "accuracy sweep: at most this many refits");
+  c->add_option("--sweep-points", b.sweep.points, "accuracy sweep: budget points per axis");
+  c->add_flag("--no-sweep", a->no_sweep, "skip the accuracy sweep");
   c->add_flag("--high-context", b.high_context, "also measure drops in the all-highest-sparsity context");
   c->add_option("--repeats", b.latency.repeats, "latency repeats (median)");
   c->add_option("--stop-after-epoch", b.retrain.stop_after_epoch, "stop retraining after this epoch");
@@ -56,6 +60,7 @@ Command add_build(CLI::App& app) {
             check_sparsities(a->build.sparsities, "--sparsities", true);
             apply_threads(a->common, cores());
             BuildOptions bopt = a->build;
+            if (a->no_sweep) bopt.accuracy_sweep = false;
             Model m = load_teacher(a->checkpoint, a->model, bopt.model_name);
             if (!a->pairs.empty()) bopt.explicit_blocks = parse_block_pairs(a->pairs);
             ensure_writable_dir(a->out);

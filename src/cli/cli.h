@@ -31,6 +31,7 @@ Command add_eval(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_blocks(CLI::App& app);
 Command add_build(CLI::App& app);
+Command add_calibrate(CLI::App& app);
 Command add_baseline(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_select(CLI::App& app);

@@ -12,9 +12,9 @@ int main(int argc, char** argv) {
   using namespace legodnn::cli;
   CLI::App app{"LegoDNN-C++: block-grained scaling of DNNs for mobile vision"};
   app.require_subcommand(1);
-  const Command commands[] = {add_train(app),    add_eval(app),    add_info(app),   add_build(app),
-                              add_baseline(app), add_inspect(app), add_select(app), add_blocks(app),
-                              add_run(app),      add_demo(app)};
+  const Command commands[] = {add_train(app),    add_eval(app),      add_info(app),    add_build(app),
+                              add_calibrate(app), add_baseline(app), add_inspect(app), add_select(app),
+                              add_blocks(app),    add_run(app),       add_demo(app)};
   // Progress lines must show up promptly even when stdout is a file or a pipe.
   spdlog::flush_on(spdlog::level::info);
   try {

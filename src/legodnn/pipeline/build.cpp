@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "legodnn/graph/serialize.h"
+#include "legodnn/pipeline/calibrate.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
@@ -198,7 +199,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
       for (size_t j = 0; j < fams[i].descendants.size(); ++j) {
         auto& p = man.blocks[i].descendants[j].profile;
         drops.drop[i][j] *= scale;
-        p.acc_drop = drops.drop[i][j];
+        p.acc_drop = p.acc_drop_profiled = drops.drop[i][j];
         p.acc_drop_raw = drops.raw[i][j];
         p.acc_drop_se = drops.se[i][j];
       }
@@ -230,6 +231,20 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
     man.stages["profile"] = {{"seconds", since(t0)}};
     write_manifest(dir, man);
     res.ran.push_back("profile");
+  }
+
+  // ---- stage 4: accuracy sweep (calibrate.h) ----
+  if (man.stages.contains("sweep")) {
+    res.skipped.push_back("sweep");
+  } else if (o.accuracy_sweep) {
+    CalibrateOptions co;
+    co.sweep = o.sweep;
+    auto r = calibrate_repository(dir, data.val, data.test, co, [](const std::string& s) { spdlog::info("build: {}", s); });
+    spdlog::info("build: accuracy sweep: {} compositions, estimate error on the picks (test) {:.2f} -> {:.2f} points "
+                 "mean, {:.2f} -> {:.2f} max",
+                 r.measured_val, 100 * r.test_before.mean_abs, 100 * r.test_after.mean_abs,
+                 100 * r.test_before.max_abs, 100 * r.test_after.max_abs);
+    res.ran.push_back("sweep");
   }
   res.complete = true;
   return res;

@@ -1,5 +1,6 @@
 #pragma once
-// `legodnn build`: teacher -> blocks -> descendants -> retraining -> profiling -> block repository.
+// `legodnn build`: teacher -> blocks -> descendants -> retraining -> profiling -> accuracy sweep ->
+// block repository.
 // Each stage is recorded in the manifest when complete; a rerun skips completed stages and
 // resumes retraining after its last completed epoch.
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "legodnn/blocks/detect.h"
 #include "legodnn/data/fashion_mnist.h"
+#include "legodnn/profile/accuracy_sweep.h"
 #include "legodnn/profile/profile.h"
 #include "legodnn/retrain/retrain.h"
 
@@ -26,6 +28,8 @@ struct BuildOptions {
   bool high_context = false;     ///< also measure drops inside the all-highest-sparsity context
   int calibration_compositions = 10;  ///< random compositions (validation) that fit the drop scale
   int check_compositions = 20;   ///< random compositions that check the additive estimate (test set)
+  bool accuracy_sweep = true;    ///< run the accuracy sweep (stage "sweep") after profiling
+  SweepOptions sweep;            ///< its options (measured on the whole validation split)
   uint64_t seed = 0;
 };
 

@@ -47,7 +47,8 @@ json profile_to_json(const DescendantProfile& p) {
   return json{{"params", p.params},         {"macs", p.macs},
               {"bytes", p.bytes},           {"latency_ms", p.latency_ms},
               {"acc_drop", p.acc_drop},     {"acc_drop_raw", p.acc_drop_raw},
-              {"acc_drop_se", p.acc_drop_se}, {"mse_pruned", p.mse_pruned},
+              {"acc_drop_se", p.acc_drop_se}, {"acc_drop_profiled", p.acc_drop_profiled},
+              {"mse_pruned", p.mse_pruned},
               {"mse_retrained", p.mse_retrained}};
 }
 
@@ -70,6 +71,8 @@ DescendantProfile parse_profile(const Fields& f, const json& parent_obj, const s
   number("acc_drop", p.acc_drop);
   number("acc_drop_raw", p.acc_drop_raw);
   number("acc_drop_se", p.acc_drop_se);
+  p.acc_drop_profiled = p.acc_drop;  // repositories from before the accuracy sweep
+  number("acc_drop_profiled", p.acc_drop_profiled);
   number("mse_pruned", p.mse_pruned);
   number("mse_retrained", p.mse_retrained);
   return p;
@@ -222,16 +225,18 @@ json manifest_to_json(const Manifest& m) {
                           {"exit_shape", b.exit_shape},
                           {"descendants", ds}});
   }
-  return json{{"format", kFormatName},
-              {"format_version", m.format_version},
-              {"model", m.model},
-              {"input_shape", m.input_shape},
-              {"classes", m.classes},
-              {"teacher", graph_to_json(m.teacher)},
-              {"frame", json{{"file", m.frame_file}, {"checksum", m.frame_checksum}}},
-              {"blocks", blocks},
-              {"stages", m.stages},
-              {"profile", m.profile}};
+  json out{{"format", kFormatName},
+           {"format_version", m.format_version},
+           {"model", m.model},
+           {"input_shape", m.input_shape},
+           {"classes", m.classes},
+           {"teacher", graph_to_json(m.teacher)},
+           {"frame", json{{"file", m.frame_file}, {"checksum", m.frame_checksum}}},
+           {"blocks", blocks},
+           {"stages", m.stages},
+           {"profile", m.profile}};
+  if (!m.accuracy_sweep.empty()) out["accuracy_sweep"] = m.accuracy_sweep;
+  return out;
 }
 
 Manifest parse_manifest(const json& j, const std::string& source) {
@@ -271,6 +276,7 @@ Manifest parse_manifest(const json& j, const std::string& source) {
   }
   if (const json* s = f.find(j, "", "stages", JsonKind::Object)) m.stages = *s;
   if (const json* p = f.find(j, "", "profile", JsonKind::Object)) m.profile = *p;
+  if (const json* a = f.find(j, "", "accuracy_sweep", JsonKind::Object)) m.accuracy_sweep = *a;
   return m;
 }
 

@@ -25,6 +25,7 @@ struct DescendantProfile {
   double acc_drop = 0;          ///< accuracy drop (fraction, 0..1) used by the optimizer (monotone in sparsity)
   double acc_drop_raw = 0;      ///< the measured mean drop before the monotone fix
   double acc_drop_se = 0;       ///< its standard error
+  double acc_drop_profiled = 0; ///< acc_drop as profiled; the accuracy sweep refits acc_drop (absent: = acc_drop)
   double mse_pruned = 0;        ///< held-out block-output MSE straight after pruning
   double mse_retrained = 0;     ///< held-out block-output MSE after retraining (best epoch)
 };
@@ -59,6 +60,7 @@ struct Manifest {
   std::vector<BlockRecord> blocks;
   nlohmann::json stages = nlohmann::json::object();    ///< build stages done, with their wall times
   nlohmann::json profile = nlohmann::json::object();   ///< frame latency, teacher accuracy, machine, estimate check
+  nlohmann::json accuracy_sweep = nlohmann::json::object();  ///< optional: compositions the sweep measured, errors
 };
 
 /// Writes manifest.json atomically.
