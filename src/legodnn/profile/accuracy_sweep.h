@@ -18,7 +18,7 @@ namespace legodnn {
 struct SweepOptions {
   int points = 8;            ///< budget points per axis (memory alone, deadline alone, both together)
   int rounds = 4;            ///< at most this many refits
-  double prior_sd = 0.01;    ///< how far (fraction) a drop may move from its profiled value at unit cost
+  double prior_sd = 0.02;    ///< how far (fraction) a drop may move from its profiled value at unit cost
   double model_sd = 0.003;   ///< added to each measurement's standard error: what additive cannot fit
   double tolerance = 0.006;  ///< stop once every pick's validation estimate is within this (fraction)
 };
