@@ -36,8 +36,9 @@ for f in "${files[@]}"; do
         sh -c 'while :; do :; done' &
         load_pid=$!
       fi
+      mkdir -p "$dir"
       echo "== $name, $cond, run $k" >&2
-      build/legodnn run --scenario "$f" --system both --out "$dir" >"$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; exit 1; }
+      build/legodnn run --scenario "$f" --system both --out "$dir" >"$dir/run.log" 2>&1 || { echo "failed: see $dir/run.log" >&2; exit 1; }
       stop_load
     done
   done
