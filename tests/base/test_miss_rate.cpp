@@ -150,6 +150,28 @@ TEST(MissRate, RecoversAfterTheLoadChanges) {
   }
 }
 
+TEST(MissRate, RefreshFollowsTheTailBetweenUpdatesWithoutMovingTheFeedback) {
+  MissRateOptions o;
+  o.min_samples = 10;
+  o.window = 100;
+  MissRateController c(o);
+  for (int i = 0; i < 9; ++i) c.observe(1.2, false);
+  c.refresh();
+  EXPECT_DOUBLE_EQ(c.planning_ratio(), 1.0) << "the prior until min_samples ratios are in";
+  c.observe(1.3, false);
+  c.refresh();
+  EXPECT_DOUBLE_EQ(c.planning_ratio(), 1.3) << "the 0.99 quantile of 10 ratios is their maximum";
+  for (int i = 0; i < 80; ++i) c.observe(1.0, false);
+  c.update();  // 90 inferences planned from measured ratios, none above the plan
+  const double fb = c.feedback();
+  // The load doubles in the middle of a period: the plan follows after a few inferences.
+  for (int i = 0; i < 3; ++i) c.observe(2.0, true);
+  c.refresh();
+  EXPECT_DOUBLE_EQ(c.planning_ratio(), 2.0 * fb) << "3 of 93 ratios above the plan: they are the tail now";
+  EXPECT_DOUBLE_EQ(c.feedback(), fb) << "only update() moves the feedback";
+  EXPECT_EQ(c.exceedances(), 3 + 9 + 1);  // the first 10 exceeded the prior
+}
+
 TEST(MissRate, OptionsAreChecked) {
   MissRateOptions o;
   o.target = 0;

@@ -53,6 +53,11 @@ void MissRateController::update() {
   planning_ = quantile_ratio() * feedback_;
 }
 
+void MissRateController::refresh() {
+  planned_from_quantile_ = planned_from_quantile_ || ring_.size() >= static_cast<size_t>(o_.min_samples);
+  if (planned_from_quantile_) planning_ = quantile_ratio() * feedback_;
+}
+
 double MissRateController::quantile_ratio() const {
   if (ring_.size() < static_cast<size_t>(o_.min_samples)) return o_.prior_ratio;
   std::vector<double> v = ring_;

@@ -20,7 +20,10 @@ namespace legodnn {
 struct MissRateOptions {
   double target = 0.01;       ///< wanted fraction of inferences over their deadline, in (0, 0.5)
   int window = 400;           ///< recent ratios the quantile is taken over
-  int min_samples = 20;       ///< before this many ratios, `prior_ratio` stands for the quantile
+  /// Before this many ratios, `prior_ratio` stands for the quantile. Few: the prior (the profile
+  /// measured alone) is optimistic next to other models, and every inference planned with it may
+  /// miss; the (1 - target) quantile of a few ratios is their maximum, a cautious first plan.
+  int min_samples = 10;
   double prior_ratio = 1.0;   ///< measured/profiled ratio assumed before any measurement
   /// Integral gain on log(feedback) per update, per expected miss: the step is
   /// gain * (misses - expected) / max(expected, 1). Symmetric, so the controller settles where the
@@ -44,6 +47,11 @@ class MissRateController {
   /// planning ratio for the next period. A period without inferences changes nothing, nor does
   /// one planned with the prior (before min_samples ratios: no quantile to correct yet).
   void update();
+  /// Between control periods: sets the planning ratio from the quantile of the ratios observed so
+  /// far (times the current feedback), without moving the feedback. A load that grows shows in the
+  /// tail within a few inferences; the runner calls this often so that it re-plans then, not at the
+  /// end of the period. Keeps the prior until min_samples ratios are in.
+  void refresh();
 
   /// The factor to multiply profiled latencies by when checking a deadline, as of the last update
   /// (the prior before it).

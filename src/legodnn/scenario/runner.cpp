@@ -310,6 +310,7 @@ class ScenarioRunner {
   void record_step();
   void close_phase();
   std::string resolve_reason();
+  void refresh_tails();
   void stop_model(Slot& s);
   void stop_all();
   RunSummary summarize();
@@ -373,14 +374,19 @@ RunSummary ScenarioRunner::run() {
   phases_.push_back(PhaseSummary{"start"});
   resolve("start");
   size_t next_event = 0;
-  int step = 1;
+  int step = 1, check = 1;
+  // Between steps, a check every 0.1 s: the latency tail is refreshed from the inferences so far
+  // and a deadline at risk is re-planned then, not up to a step later (a load that grows makes
+  // every inference of the old selection miss until the re-plan).
+  const double check_s = std::min(sc_.step_s, 0.1);
   const double inf = std::numeric_limits<double>::infinity();
   while (true) {
     const double t_step = step * sc_.step_s;
     const double t_event = next_event < sc_.events.size() ? sc_.events[next_event].at_s : inf;
-    const double t_next = std::min({t_step, t_event, sc_.duration_s});
+    const double t_check = check * check_s;
+    const double t_next = std::min({t_step, t_event, t_check, sc_.duration_s});
     std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t_next)));
-    if (t_event <= t_step && t_event <= sc_.duration_s) {
+    if (t_event <= t_next && t_event <= sc_.duration_s) {
       // Every event due now, then one solve for all of them.
       close_phase();
       std::string why;
@@ -393,11 +399,19 @@ RunSummary ScenarioRunner::run() {
       resolve(why);
       continue;
     }
+    if (t_check <= t_next && t_check < t_step && t_check < sc_.duration_s) {
+      ++check;
+      refresh_tails();
+      const std::string why = resolve_reason();
+      if (!why.empty()) resolve(why);
+      continue;
+    }
     if (t_step > sc_.duration_s + 1e-9) break;
     record_step();
     const std::string why = resolve_reason();
     if (!why.empty()) resolve(why);
     ++step;
+    while (check * check_s <= t_step + 1e-9) ++check;
   }
   stop_all();
   close_phase();
@@ -643,6 +657,16 @@ std::string ScenarioRunner::resolve_reason() {
     }
   }
   return "";
+}
+
+// Every serving model's planning ratio from the tail of its inferences so far (the feedback moves
+// only at steps).
+void ScenarioRunner::refresh_tails() {
+  for (auto& s : slots_) {
+    if (!s->served) continue;
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->miss.refresh();
+  }
 }
 
 // Ends the current phase now (its counts harvested from every model, also those that left: their
