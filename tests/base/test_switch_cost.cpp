@@ -68,15 +68,20 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     for (const auto& c : cur) all_serving = all_serving && !c.empty();
     const bool stay_ok = all_serving && evaluate_choice(in.models, in.budget, cur, in.objective).feasible;
     // Brute force over every composition. Leaving a serving selection that meets the budgets
-    // costs the hysteresis and must leave the deadline headroom; otherwise any selection within
-    // the budgets may be chosen.
+    // costs the hysteresis and must leave the deadline headroom; otherwise the selections that
+    // leave the headroom are chosen from when there are any, else any within the budgets.
     Instance tight = in;
     for (auto& m : tight.models) m.deadline_ms *= 1 - p.deadline_headroom;
+    bool roomy_exists = false;
+    for_each_choice(in, [&](const std::vector<std::vector<int>>& x) {
+      roomy_exists = roomy_exists || evaluate_choice(tight.models, in.budget, x, in.objective).feasible;
+    });
     bool feasible = false;
     double best = -1e300;
     for_each_choice(in, [&](const std::vector<std::vector<int>>& x) {
       const bool stay = stay_ok && x == cur;
-      if (!evaluate_choice(stay_ok && !stay ? tight.models : in.models, in.budget, x, in.objective).feasible) return;
+      const bool need_room = stay_ok ? !stay : roomy_exists;
+      if (!evaluate_choice(need_room ? tight.models : in.models, in.budget, x, in.objective).feasible) return;
       feasible = true;
       const double v = charged_objective(in, cur, p, x) - (stay_ok && !stay ? p.hysteresis : 0.0);
       best = std::max(best, v);
@@ -87,7 +92,7 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     const bool moved_voluntarily = stay_ok && sd.decision.choice != cur;
     const double got = charged_objective(in, cur, p, sd.decision.choice) - (moved_voluntarily ? p.hysteresis : 0.0);
     EXPECT_NEAR(got, best, 1e-9) << "instance " << k;
-    if (moved_voluntarily) {
+    if (moved_voluntarily || (!stay_ok && roomy_exists)) {
       EXPECT_TRUE(evaluate_choice(tight.models, in.budget, sd.decision.choice, in.objective).feasible) << "instance " << k;
     }
     EXPECT_NEAR(sd.charged_objective, best, 1e-9) << "instance " << k;

@@ -57,10 +57,14 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
     out.stay_objective = stay.objective;
     out.stay_feasible = stay.feasible;
   }
-  // A voluntary move must leave the headroom free on every deadline.
-  if (out.stay_feasible)
-    for (auto& m : charged) m.deadline_ms *= 1 - p.deadline_headroom;
-  const ScalingDecision best = optimize(charged, budget, objective);
+  // Every move leaves the headroom free on every deadline if it can: a voluntary one must, a
+  // forced one (or an opening) falls back to the deadlines themselves when nothing leaves it.
+  // Without it a forced move lands right at the edge of the plan, and the next bit of noise forces
+  // another.
+  std::vector<ModelChoiceSpec> roomy = charged;
+  for (auto& m : roomy) m.deadline_ms *= 1 - p.deadline_headroom;
+  ScalingDecision best = optimize(roomy, budget, objective);
+  if (!out.stay_feasible && !best.feasible && p.deadline_headroom > 0) best = optimize(charged, budget, objective);
   std::vector<std::vector<int>> chosen = best.choice;
   bool feasible = best.feasible;
   out.charged_objective = best.objective;

@@ -6,7 +6,8 @@
 //   maximize  J(x) - sum_{m,b: x_mb != cur_mb} c * bytes(x_mb) - h * [x != cur]
 //   over      x = cur, or x within the budgets with every deadline shortened by the headroom,
 //             when cur meets the budgets (a voluntary switch);
-//             every x within the budgets otherwise (a forced switch, no hysteresis)
+//             otherwise (a forced switch, no hysteresis) the x within the budgets with the
+//             shortened deadlines, or when there is none, every x within the budgets
 //
 // where J is the optimizer's objective (weighted sum or minimum of estimated accuracies), c the
 // price of a byte in accuracy, h the hysteresis and the headroom a fraction of each deadline that a
@@ -29,7 +30,8 @@ struct SwitchPolicy {
   /// gain more than this in the charged objective. Gains below the accuracy estimate's noise then
   /// never cause a switch.
   double hysteresis = 0.005;
-  /// A voluntary switch must meet every deadline with this fraction of it to spare.
+  /// A voluntary switch must meet every deadline with this fraction of it to spare; a forced one
+  /// does when any selection can.
   double deadline_headroom = 0.05;
 };
 
