@@ -72,6 +72,15 @@ for name in sorted(os.listdir(root)):
                 return f"{statistics.median(v):{f[1:]}} [{min(v):{f[1:]}}, {max(v):{f[1:]}}]"
             print(f"  {system:14s} accuracy {m(acc)}%  misses {m(miss)}%  MB moved {m(mb)}  switches {m(sw, '%.0f')}"
                   f"  est-measured(window) {m([e - w for e, w in zip(est, win)])} pt")
+            # Per model: the mean estimate against the accuracy of the images it served (their
+            # count sets the resolution: about +-1 point at 1,000 images).
+            per = []
+            for j, mod in enumerate(rs[0][i]["models"]):
+                d = [100 * ((r[i]["models"][j]["mean_estimated_accuracy"] or 0) -
+                            r[i]["models"][j]["correct"] / max(1, r[i]["models"][j]["inferences"])) for r in rs]
+                n = statistics.median(r[i]["models"][j]["inferences"] for r in rs)
+                per.append(f"{mod['name']} {m(d)} ({n:.0f} images)")
+            print(f"  {'':14s} est-served per model: " + "; ".join(per) + " pt")
         # The tightest phase: where the last system (the model-grained baseline) is least accurate.
         phases = [[(p["correct"] / p["inferences"] if p["inferences"] else 1.0) for p in r[-1]["phases"]] for r in rs]
         if phases and phases[0]:
