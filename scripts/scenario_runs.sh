@@ -65,12 +65,13 @@ for name in sorted(os.listdir(root)):
             acc = [100 * r[i]["correct"] / max(1, r[i]["inferences"]) for r in rs]
             miss = [100 * r[i]["misses"] / max(1, r[i]["inferences"]) for r in rs]
             mb = col("bytes_moved", 1e-6)
+            disk = [r[i].get("bytes_from_disk", float("nan")) * 1e-6 for r in rs]
             sw = col("switches")
             est = [100 * (r[i]["mean_estimated_accuracy"] or 0) for r in rs]
             win = [100 * (r[i]["mean_measured_accuracy"] or 0) for r in rs]
             def m(v, f="%.2f"):
                 return f"{statistics.median(v):{f[1:]}} [{min(v):{f[1:]}}, {max(v):{f[1:]}}]"
-            print(f"  {system:14s} accuracy {m(acc)}%  misses {m(miss)}%  MB moved {m(mb)}  switches {m(sw, '%.0f')}"
+            print(f"  {system:14s} accuracy {m(acc)}%  misses {m(miss)}%  MB moved {m(mb)} (from disk {m(disk)})  switches {m(sw, '%.0f')}"
                   f"  est-measured(window) {m([e - w for e, w in zip(est, win)])} pt")
             # Per model: the mean estimate against the accuracy of the images it served (their
             # count sets the resolution: about +-1 point at 1,000 images).

@@ -198,6 +198,14 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
 
   EXPECT_GT(r.inferences, 100);
   ASSERT_EQ(r.models.size(), 2u);
+  // Openings read every byte from disk; the switches after them take some from the cache.
+  int64_t switch_bytes = 0;
+  for (const auto& row : rows)
+    if (row.kind == "switch") switch_bytes += std::stoll(row["switch_bytes"]);
+  EXPECT_EQ(r.bytes_moved, switch_bytes);
+  EXPECT_GT(r.bytes_from_disk, 0);
+  EXPECT_LE(r.bytes_from_disk, r.bytes_moved);
+  EXPECT_EQ(r.bytes_from_disk, r.models[0].bytes_from_disk + r.models[1].bytes_from_disk);
   EXPECT_GE(r.models[0].configurations, 2);
   EXPECT_EQ(r.memory_violations, 0) << "the budget always admits the smallest blocks here";
   // Exactly the solves while the impossible deadline held were infeasible.

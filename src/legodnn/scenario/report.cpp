@@ -82,6 +82,7 @@ std::string summary_table(const std::vector<RunSummary>& runs, double memory_bud
   });
   row("median solve time (us)", [](const RunSummary& r) { return num(r.median_solve_us); });
   row("bytes moved by switches (MB)", [](const RunSummary& r) { return num(r.bytes_moved / 1e6, "%.2f"); });
+  row("  of them read from disk (MB)", [](const RunSummary& r) { return num(r.bytes_from_disk / 1e6, "%.2f"); });
   row("switches (MB per switch)", [](const RunSummary& r) {
     return std::to_string(r.switches) + " (" + (r.switches ? num(r.bytes_moved / 1e6 / r.switches, "%.2f") : "-") + ")";
   });

@@ -502,6 +502,7 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
       phases_.back().bytes_moved += r.bytes_from_disk + r.bytes_from_cache;
       s.selection = choice;
       s.summary.bytes_moved += r.bytes_from_disk + r.bytes_from_cache;
+      s.summary.bytes_from_disk += r.bytes_from_disk;
       s.summary.switch_ms += r.total_ms;
       s.configs.insert(choice);
       s.est_accuracy = p.decision.accuracy[i];
@@ -719,6 +720,7 @@ RunSummary ScenarioRunner::summarize() {
     run.correct += ms.correct;
     run.switches += ms.switches;
     run.bytes_moved += ms.bytes_moved;
+    run.bytes_from_disk += ms.bytes_from_disk;
     run.switch_ms += ms.switch_ms;
     run.configurations += ms.configurations;
     run.models.push_back(ms);
@@ -780,6 +782,7 @@ void write_summary_json(const std::vector<RunSummary>& runs, const std::string& 
                         {"mean_measured_accuracy", num(m.mean_measured_accuracy)},
                         {"mean_estimated_accuracy", num(m.mean_estimated_accuracy)}, {"switches", m.switches},
                         {"failed_switches", m.failed_switches}, {"bytes_moved", m.bytes_moved},
+                        {"bytes_from_disk", m.bytes_from_disk},
                         {"switch_ms", m.switch_ms}, {"configurations", m.configurations}});
     nlohmann::json phases = nlohmann::json::array();
     for (const auto& p : r.phases)
@@ -793,7 +796,7 @@ void write_summary_json(const std::vector<RunSummary>& runs, const std::string& 
                  {"median_solve_us", num(r.median_solve_us)}, {"steps", r.steps},
                  {"memory_violations", r.memory_violations}, {"mean_measured_accuracy", num(r.mean_measured_accuracy)},
                  {"mean_estimated_accuracy", num(r.mean_estimated_accuracy)}, {"inferences", r.inferences},
-                 {"misses", r.misses}, {"bytes_moved", r.bytes_moved}, {"switch_ms", r.switch_ms},
+                 {"misses", r.misses}, {"bytes_moved", r.bytes_moved}, {"bytes_from_disk", r.bytes_from_disk}, {"switch_ms", r.switch_ms},
                  {"configurations", r.configurations}, {"models", models}});
   }
   atomic_write_file(path, j.dump(2) + "\n");

@@ -61,7 +61,8 @@ struct ModelSummary {
   double mean_measured_accuracy = 0;  ///< mean over the steps the model was active of the rolling window
   double mean_estimated_accuracy = 0;
   int switches = 0, failed_switches = 0;
-  int64_t bytes_moved = 0;
+  int64_t bytes_moved = 0;            ///< read from disk or taken from the cache of inactive blocks
+  int64_t bytes_from_disk = 0;        ///< of bytes_moved, those read from the repository's files
   double switch_ms = 0;
   int configurations = 0;             ///< distinct selections used
 };
@@ -86,7 +87,7 @@ struct RunSummary {
   double mean_measured_accuracy = 0;  ///< over models and steps
   double mean_estimated_accuracy = 0;
   int64_t inferences = 0, misses = 0, correct = 0;
-  int64_t bytes_moved = 0;
+  int64_t bytes_moved = 0, bytes_from_disk = 0;
   int switches = 0;
   double switch_ms = 0;
   int configurations = 0;
