@@ -178,6 +178,11 @@ TEST(ScalableModel, CacheHitsReadNoFileAndTheCacheKeepsToItsLimit) {
   const MemoryUse m = model.memory();
   EXPECT_EQ(m.cached, n);  // now the sparsity-0.8 blocks
   EXPECT_LE(m.cache_bytes, m.cache_limit);
+  // What the switch decisions are told is cheap to switch to: exactly those.
+  const auto mask = model.cached();
+  ASSERT_EQ(mask.size(), static_cast<size_t>(n));
+  for (int k = 0; k < n; ++k)
+    for (size_t o = 0; o < mask[k].size(); ++o) EXPECT_EQ(mask[k][o], o == 2u) << "block " << k << " option " << o;
 
   // A limit that holds only some blocks: the least recently replaced ones go first.
   model.set_cache_limit(m.cache_bytes / 2);
@@ -197,6 +202,8 @@ TEST(ScalableModel, CacheHitsReadNoFileAndTheCacheKeepsToItsLimit) {
   model.set_cache_limit(0);
   EXPECT_EQ(model.memory().cache_bytes, 0);
   EXPECT_EQ(model.memory().cached, 0);
+  for (const auto& blk : model.cached())
+    for (bool c : blk) EXPECT_FALSE(c);
   r = model.switch_to(b);
   EXPECT_EQ(r.from_disk, n);
   r = model.switch_to(a);

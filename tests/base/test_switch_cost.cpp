@@ -18,14 +18,17 @@ namespace {
 // The charged objective of `x`, computed here from its definition (switch_cost.h), not with
 // charge_switches: J(x) minus cost_per_mb per MB of every option that replaces a serving one.
 double charged_objective(const Instance& in, const std::vector<std::vector<int>>& cur, const SwitchPolicy& p,
-                         const std::vector<std::vector<int>>& x) {
+                         const std::vector<std::vector<int>>& x, const CachedOptions& cached = {}) {
   const ScalingDecision d = evaluate_choice(in.models, in.budget, x, in.objective);
   double sum = 0, mn = 1e300;
   for (size_t m = 0; m < in.models.size(); ++m) {
     double charge = 0;
     if (!cur[m].empty())
       for (size_t b = 0; b < x[m].size(); ++b)
-        if (x[m][b] != cur[m][b]) charge += p.cost_per_mb * in.models[m].blocks[b][x[m][b]].bytes / 1e6;
+        if (x[m][b] != cur[m][b]) {
+          const bool hit = !cached.empty() && !cached[m].empty() && cached[m][b][x[m][b]];
+          charge += (hit ? p.cached_fraction : 1.0) * p.cost_per_mb * in.models[m].blocks[b][x[m][b]].bytes / 1e6;
+        }
     sum += in.models[m].weight * d.accuracy[m] - charge;
     mn = std::min(mn, d.accuracy[m] - charge);
   }
@@ -62,7 +65,17 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     p.cost_per_mb = (rng() % 3) * 0.5 * std::uniform_real_distribution<double>(0, 1)(rng);
     p.hysteresis = (rng() % 2) * 0.02 * std::uniform_real_distribution<double>(0, 1)(rng);
     p.deadline_headroom = (rng() % 2) * 0.2 * std::uniform_real_distribution<double>(0, 1)(rng);
-    const SwitchDecision sd = decide_switch(in.models, in.budget, in.objective, cur, p);
+    p.cached_fraction = std::uniform_real_distribution<double>(0, 1)(rng);
+    // Some models hold some options in their cache (cheaper to switch to), some no cache at all.
+    CachedOptions cached(in.models.size());
+    for (size_t m = 0; m < in.models.size(); ++m) {
+      if (rng() % 3 == 0) continue;
+      for (const auto& b : in.models[m].blocks) {
+        cached[m].emplace_back();
+        for (size_t o = 0; o < b.size(); ++o) cached[m].back().push_back(rng() % 2 == 0);
+      }
+    }
+    const SwitchDecision sd = decide_switch(in.models, in.budget, in.objective, cur, p, cached);
 
     bool all_serving = true;
     for (const auto& c : cur) all_serving = all_serving && !c.empty();
@@ -83,14 +96,14 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
       const bool need_room = stay_ok ? !stay : roomy_exists;
       if (!evaluate_choice(need_room ? tight.models : in.models, in.budget, x, in.objective).feasible) return;
       feasible = true;
-      const double v = charged_objective(in, cur, p, x) - (stay_ok && !stay ? p.hysteresis : 0.0);
+      const double v = charged_objective(in, cur, p, x, cached) - (stay_ok && !stay ? p.hysteresis : 0.0);
       best = std::max(best, v);
     });
     ASSERT_EQ(sd.decision.feasible, feasible) << "instance " << k;
     if (!feasible) continue;
     // The decision reaches the brute-force optimum of the stated objective, and reports it.
     const bool moved_voluntarily = stay_ok && sd.decision.choice != cur;
-    const double got = charged_objective(in, cur, p, sd.decision.choice) - (moved_voluntarily ? p.hysteresis : 0.0);
+    const double got = charged_objective(in, cur, p, sd.decision.choice, cached) - (moved_voluntarily ? p.hysteresis : 0.0);
     EXPECT_NEAR(got, best, 1e-9) << "instance " << k;
     if (moved_voluntarily || (!stay_ok && roomy_exists)) {
       EXPECT_TRUE(evaluate_choice(tight.models, in.budget, sd.decision.choice, in.objective).feasible) << "instance " << k;
@@ -125,6 +138,16 @@ TEST(SwitchCost, ChargesOnlyReplacedOptionsAndRefusesBadInput) {
   EXPECT_DOUBLE_EQ(charged[0].blocks[0][1].drop, 0.01);
   EXPECT_THROWS_WITH(charge_switches({m}, {{2}}, p, Objective::Sum), OptionError, "serving option 2 out of range");
   EXPECT_THROWS_WITH(charge_switches({m}, {{0, 0}}, p, Objective::Sum), OptionError, "2 entries for 1 blocks");
+  // A cached option costs cached_fraction of its price.
+  p.cached_fraction = 0.25;
+  charged = charge_switches({m}, {{0}}, p, Objective::Sum, {{{false, true}}});
+  EXPECT_DOUBLE_EQ(charged[0].blocks[0][1].drop, 0.01 + 0.25 * 0.01 * 0.5 / 2);
+  EXPECT_THROWS_WITH(charge_switches({m}, {{0}}, p, Objective::Sum, {{{true}}}), OptionError,
+                     "block 0: cache mask has 1 entries for 2 options");
+  EXPECT_THROWS_WITH(charge_switches({m}, {{0}}, p, Objective::Sum, {{}, {}}), OptionError, "2 cache masks for 1 models");
+  p.cached_fraction = 1.5;
+  EXPECT_THROWS_WITH(charge_switches({m}, {{0}}, p, Objective::Sum), OptionError, "cached fraction");
+  p.cached_fraction = 0.1;
   p.hysteresis = std::nan("");
   EXPECT_THROWS_WITH(charge_switches({m}, {{0}}, p, Objective::Sum), OptionError, "hysteresis");
 }

@@ -141,6 +141,11 @@ class PieceCache {
   }
   int64_t bytes() const { return bytes_; }
   int64_t limit() const { return limit_; }
+  /// Calls f(block, index) for every cached descendant.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& kv : index_) f(kv.first.first, kv.first.second);
+  }
   int size() const { return static_cast<int>(lru_.size()); }
 
  private:
@@ -275,6 +280,14 @@ void ScalableModel::set_cache_limit(int64_t bytes) {
   if (bytes < 0) throw OptionError("cache byte limit must not be negative, got " + std::to_string(bytes));
   std::lock_guard<std::mutex> lock(s_->switch_mutex);
   s_->cache.set_limit(bytes);
+}
+
+std::vector<std::vector<bool>> ScalableModel::cached() const {
+  std::lock_guard<std::mutex> lock(s_->switch_mutex);
+  std::vector<std::vector<bool>> out;
+  for (const auto& b : s_->repo.manifest().blocks) out.emplace_back(b.descendants.size(), false);
+  s_->cache.for_each([&](int block, int index) { out.at(static_cast<size_t>(block)).at(static_cast<size_t>(index)) = true; });
+  return out;
 }
 
 SwitchReport ScalableModel::switch_to(const std::vector<int>& selection) {

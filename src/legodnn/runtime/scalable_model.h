@@ -50,6 +50,8 @@ class ScalableModel final : public Servable {
   MemoryUse memory() const override;
   /// Sets the cache's byte limit, evicting the least recently deactivated descendants to fit.
   void set_cache_limit(int64_t bytes) override;
+  /// The descendants in the cache, [block][descendant].
+  std::vector<std::vector<bool>> cached() const override;
   /// The repository served (opened and validated).
   const Repository& repository() const;
   /// Number of blocks.

@@ -124,6 +124,9 @@ class Servable {
   /// Sets the byte limit of the cache of inactive parts (a server without a cache ignores it).
   /// Throws OptionError for a negative limit.
   virtual void set_cache_limit(int64_t bytes) = 0;
+  /// Which inactive parts a switch could take from the cache now: [block][option], true when
+  /// cached. Empty for a server without a cache (the default).
+  virtual std::vector<std::vector<bool>> cached() const { return {}; }
 
   /// Runs the serving selection on a batch (snapshot().forward(x)).
   at::Tensor forward(const at::Tensor& x) const { return snapshot().forward(x); }

@@ -14,14 +14,18 @@ void validate_policy(const SwitchPolicy& p) {
                 "switch policy: hysteresis must be a finite number >= 0, got ", p.hysteresis);
   LEGODNN_CHECK(p.deadline_headroom >= 0 && p.deadline_headroom < 1, OptionError,
                 "switch policy: deadline headroom must be in [0, 1), got ", p.deadline_headroom);
+  LEGODNN_CHECK(p.cached_fraction >= 0 && p.cached_fraction <= 1, OptionError,
+                "switch policy: the cached fraction must be in [0, 1], got ", p.cached_fraction);
 }
 
 std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
                                              const std::vector<std::vector<int>>& current, const SwitchPolicy& p,
-                                             Objective objective) {
+                                             Objective objective, const CachedOptions& cached) {
   validate_policy(p);
   LEGODNN_CHECK(current.size() == models.size(), OptionError, "charge_switches: ", current.size(),
                 " serving selections for ", models.size(), " models");
+  LEGODNN_CHECK(cached.empty() || cached.size() == models.size(), OptionError, "charge_switches: ",
+                cached.size(), " cache masks for ", models.size(), " models");
   std::vector<ModelChoiceSpec> out = models;
   for (size_t m = 0; m < models.size(); ++m) {
     const std::vector<int>& cur = current[m];
@@ -33,12 +37,22 @@ std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>&
     // objective pays the charge once. A model of weight 0 counts for nothing, nor do its switches.
     const double w = objective == Objective::Sum ? spec.weight : 1.0;
     const double price = w > 0 ? p.cost_per_mb / 1e6 / w : 0.0;
+    const std::vector<std::vector<bool>> none;
+    const auto& mask = cached.empty() ? none : cached[m];
+    LEGODNN_CHECK(mask.empty() || mask.size() == spec.blocks.size(), OptionError, "model '", spec.name,
+                  "': cache mask has ", mask.size(), " entries for ", spec.blocks.size(), " blocks");
     for (size_t b = 0; b < spec.blocks.size(); ++b) {
       LEGODNN_CHECK(cur[b] >= 0 && static_cast<size_t>(cur[b]) < spec.blocks[b].size(), OptionError, "model '",
                     spec.name, "' block ", b, ": serving option ", cur[b], " out of range (",
                     spec.blocks[b].size(), " options)");
-      for (size_t o = 0; o < spec.blocks[b].size(); ++o)
-        if (static_cast<int>(o) != cur[b]) spec.blocks[b][o].drop += price * spec.blocks[b][o].bytes;
+      LEGODNN_CHECK(mask.empty() || mask[b].size() == spec.blocks[b].size(), OptionError, "model '", spec.name,
+                    "' block ", b, ": cache mask has ", mask.empty() ? 0 : mask[b].size(), " entries for ",
+                    spec.blocks[b].size(), " options");
+      for (size_t o = 0; o < spec.blocks[b].size(); ++o) {
+        if (static_cast<int>(o) == cur[b]) continue;
+        const double f = !mask.empty() && mask[b][o] ? p.cached_fraction : 1.0;
+        spec.blocks[b][o].drop += f * price * spec.blocks[b][o].bytes;
+      }
     }
   }
   return out;
@@ -46,8 +60,8 @@ std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>&
 
 SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                              Objective objective, const std::vector<std::vector<int>>& current,
-                             const SwitchPolicy& p) {
-  std::vector<ModelChoiceSpec> charged = charge_switches(models, current, p, objective);
+                             const SwitchPolicy& p, const CachedOptions& cached) {
+  std::vector<ModelChoiceSpec> charged = charge_switches(models, current, p, objective, cached);
   SwitchDecision out;
   out.stay_objective = std::numeric_limits<double>::quiet_NaN();
   bool all_serving = true;

@@ -33,19 +33,27 @@ struct SwitchPolicy {
   /// A voluntary switch must meet every deadline with this fraction of it to spare; a forced one
   /// does when any selection can.
   double deadline_headroom = 0.05;
+  /// What a block taken from the cache of inactive blocks costs, as a fraction of its price from
+  /// disk (a warm switch costs about a tenth of a cold one's time: README, bench_serving).
+  double cached_fraction = 0.1;
 };
+
+/// Per model, which options the cache holds: [model][block][option]; an empty entry (or an
+/// empty list) means nothing cached.
+using CachedOptions = std::vector<std::vector<std::vector<bool>>>;
 
 /// Throws OptionError for a negative or non-finite price.
 void validate_policy(const SwitchPolicy& p);
 
 /// The problem whose drops also carry the byte charge of replacing the serving option of each
 /// block: for model m with a serving selection current[m] (empty: it arrives and loads anyway, no
-/// charge), option o of block b != current[m][b] has drop + cost_per_mb * bytes / 1e6 (divided by
-/// the model's weight under the sum objective, so the weighted objective pays it once). Throws
-/// OptionError for a serving selection that does not fit its model.
+/// charge), option o of block b != current[m][b] has drop + cost_per_mb * bytes / 1e6, times
+/// cached_fraction when cached[m][b][o] (divided by the model's weight under the sum objective, so
+/// the weighted objective pays it once). Throws OptionError for a serving selection or a cache
+/// mask that does not fit its model.
 std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
                                              const std::vector<std::vector<int>>& current, const SwitchPolicy& p,
-                                             Objective objective);
+                                             Objective objective, const CachedOptions& cached = {});
 
 /// What decide_switch chose.
 struct SwitchDecision {
@@ -62,7 +70,7 @@ struct SwitchDecision {
 /// for a model without a serving selection; then staying is not an option and no hysteresis applies.
 SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                              Objective objective, const std::vector<std::vector<int>>& current,
-                             const SwitchPolicy& p);
+                             const SwitchPolicy& p, const CachedOptions& cached = {});
 
 /// Why to solve again between scenario events, from one serving model's state.
 enum class Replan { None, DeadlineAtRisk, LoadEased };

@@ -443,7 +443,9 @@ ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
   if (p.models.empty()) return p;
   std::vector<ModelChoiceSpec> specs;
   std::vector<std::vector<int>> current;
+  CachedOptions cached;
   for (Slot* s : p.models) {
+    cached.push_back(s->served ? s->served->cached() : std::vector<std::vector<bool>>{});
     std::lock_guard<std::mutex> lock(s->mu);
     // Planned against the real deadline with the latency tail under the current load.
     ModelChoiceSpec spec = with_latency_scale(s->estimator.profiled(), s->miss.planning_ratio());
@@ -459,7 +461,7 @@ ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
   budget.memory_bytes = p.budget_bytes = budget_bytes();
   budget.processor_share = sc_.processor_share;
   const auto t0 = Clock::now();
-  p.why = decide_switch(specs, budget, sc_.objective, current, o_.switching);
+  p.why = decide_switch(specs, budget, sc_.objective, current, o_.switching, cached);
   p.decision = p.why.decision;
   p.solve_us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
   LEGODNN_INTERNAL_ASSERT(p.decision.choice.size() == p.models.size() && p.decision.accuracy.size() == p.models.size() &&
