@@ -207,3 +207,31 @@ TEST(SwitchCost, HysteresisHoldsUnderANoisyLatencyFeed) {
   EXPECT_LE(controlled_misses, 0.02);
   EXPECT_GT(naive_misses, controlled_misses);
 }
+
+// Nothing meets the deadline; the fastest option does not fit the memory budget. optimize()'s
+// least summed excess takes it anyway (a little late plus a little over budget); the switch
+// decision keeps within memory and takes the least-late option that fits.
+TEST(SwitchCost, WhenNothingMeetsTheDeadlineMemoryStillHolds) {
+  ModelChoiceSpec m;
+  m.name = "late";
+  m.accuracy = 0.9;
+  m.deadline_ms = 0.3;
+  m.blocks = {{{0.0, 1.0, 2e6}, {0.05, 0.5, 1e6}, {0.1, 0.4, 1.8e6}, {0.02, 0.7, 1.2e6}}};
+  SharedBudget budget;
+  budget.memory_bytes = 1.5e6;
+  const ScalingDecision plain = optimize({m}, budget, Objective::Sum);
+  ASSERT_FALSE(plain.feasible);
+  ASSERT_EQ(plain.choice[0][0], 2) << "the premise: the least summed excess breaks the memory budget";
+  SwitchPolicy p;
+  for (const std::vector<std::vector<int>>& cur : {std::vector<std::vector<int>>{{}}, {{0}}}) {
+    const SwitchDecision sd = decide_switch({m}, budget, Objective::Sum, cur, p);
+    EXPECT_FALSE(sd.decision.feasible);
+    EXPECT_EQ(sd.decision.choice[0][0], 1) << "the fastest option within 1.5 MB";
+    EXPECT_EQ(sd.decision.memory_excess_bytes, 0);
+  }
+  // When even the smallest option breaks the memory budget, the least summed excess stands.
+  budget.memory_bytes = 0.5e6;
+  const SwitchDecision sd = decide_switch({m}, budget, Objective::Sum, {{}}, p);
+  EXPECT_FALSE(sd.decision.feasible);
+  EXPECT_EQ(sd.decision.choice, optimize({m}, budget, Objective::Sum).choice);
+}

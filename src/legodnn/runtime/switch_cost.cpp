@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "legodnn/util/error.h"
 
@@ -58,6 +59,46 @@ std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>&
   return out;
 }
 
+namespace {
+
+// When no selection meets every budget, optimize() returns the one with the least summed relative
+// excess, which may trade memory for latency: with blocks, the fastest composition need not be
+// the smallest. Memory that is not there cannot be used, while a late answer is still an answer:
+// this is the least-late selection within the memory budget (and the processor share): every
+// deadline relaxed by the least common factor that admits a selection, found by bisection on the
+// factor to 1%. Empty when nothing fits the memory budget even without deadlines.
+std::optional<ScalingDecision> least_late_within_memory(const std::vector<ModelChoiceSpec>& models,
+                                                        const SharedBudget& budget, Objective objective) {
+  auto relaxed = [&](double f) {
+    std::vector<ModelChoiceSpec> out = models;
+    for (auto& m : out) m.deadline_ms = f > 0 ? m.deadline_ms * f : std::numeric_limits<double>::infinity();
+    return out;
+  };
+  ScalingDecision loose = optimize(relaxed(0), budget, objective);  // no deadlines at all
+  if (!loose.feasible) return std::nullopt;
+  double lo = 1, hi = 2;
+  ScalingDecision at_hi = optimize(relaxed(hi), budget, objective);
+  for (int k = 0; k < 20 && !at_hi.feasible; ++k) {
+    lo = hi;
+    hi *= 4;
+    at_hi = optimize(relaxed(hi), budget, objective);
+  }
+  if (!at_hi.feasible) return loose;  // deadlines no factor can meet (zero): memory alone decides
+  for (int k = 0; k < 30 && hi > lo * 1.01; ++k) {
+    const double mid = std::sqrt(lo * hi);
+    ScalingDecision d = optimize(relaxed(mid), budget, objective);
+    if (d.feasible) {
+      hi = mid;
+      at_hi = std::move(d);
+    } else {
+      lo = mid;
+    }
+  }
+  return at_hi;
+}
+
+}  // namespace
+
 SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
                              Objective objective, const std::vector<std::vector<int>>& current,
                              const SwitchPolicy& p, const CachedOptions& cached) {
@@ -79,6 +120,12 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   for (auto& m : roomy) m.deadline_ms *= 1 - p.deadline_headroom;
   ScalingDecision best = optimize(roomy, budget, objective);
   if (!out.stay_feasible && !best.feasible && p.deadline_headroom > 0) best = optimize(charged, budget, objective);
+  if (!out.stay_feasible && !best.feasible && (best.memory_excess_bytes > 0 || best.share_excess > 0)) {
+    if (auto within = least_late_within_memory(charged, budget, objective)) {
+      best = std::move(*within);
+      best.feasible = false;  // its deadlines were relaxed
+    }
+  }
   std::vector<std::vector<int>> chosen = best.choice;
   bool feasible = best.feasible;
   out.charged_objective = best.objective;

@@ -14,7 +14,13 @@
 // voluntary move must leave free (latencies are noisy; without it the selection would move back as
 // soon as the tail grows a little). The byte charge is additive over blocks, so it folds into the
 // options' drops and optimize() stays exact for it; the rest is one comparison between that
-// optimum and staying, which is exact too. Torch-free.
+// optimum and staying, which is exact too.
+//
+// When nothing meets every budget, the memory budget (and the processor share) still hold where
+// any selection meets them: the answer is then the least-late selection within them (every
+// deadline relaxed by the least common factor), not optimize()'s least summed excess, which may
+// trade memory for latency (with blocks, the fastest composition need not be the smallest).
+// Torch-free.
 #include <string>
 #include <vector>
 
