@@ -235,3 +235,22 @@ TEST(SwitchCost, WhenNothingMeetsTheDeadlineMemoryStillHolds) {
   EXPECT_FALSE(sd.decision.feasible);
   EXPECT_EQ(sd.decision.choice, optimize({m}, budget, Objective::Sum).choice);
 }
+
+// Late whatever it serves: a move must cut the lateness by more than the headroom, or the
+// selection would follow every tick of noise between nearly equal late selections.
+TEST(SwitchCost, LateEitherWayMovesOnlyForAClearGain) {
+  ModelChoiceSpec m;
+  m.name = "late";
+  m.accuracy = 0.9;
+  m.deadline_ms = 0.3;
+  m.blocks = {{{0.0, 0.5, 1e3}, {0.01, 0.49, 1e3}}};
+  SwitchPolicy p;  // headroom 5%: the lateness must fall by 0.05 deadlines
+  SwitchDecision sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
+  EXPECT_TRUE(sd.stays) << sd.why;
+  EXPECT_FALSE(sd.decision.feasible);
+  EXPECT_NE(sd.why.find("less than the headroom"), std::string::npos) << sd.why;
+  m.blocks[0][1].latency_ms = 0.35;  // 0.17 deadlines late instead of 0.67
+  sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
+  EXPECT_FALSE(sd.stays) << sd.why;
+  EXPECT_EQ(sd.decision.choice[0][0], 1);
+}

@@ -97,6 +97,22 @@ std::optional<ScalingDecision> least_late_within_memory(const std::vector<ModelC
   return at_hi;
 }
 
+// Whether `moved` is worth a switch from `stay` when neither meets the budgets: it holds memory
+// and the processor share where staying does not, or (as good on those) its summed relative
+// deadline excess is lower by more than `margin`.
+bool meaningfully_less_late(const std::vector<ModelChoiceSpec>& models, const ScalingDecision& stay,
+                            const ScalingDecision& moved, double margin) {
+  if (moved.memory_excess_bytes < stay.memory_excess_bytes || moved.share_excess < stay.share_excess) return true;
+  if (moved.memory_excess_bytes > stay.memory_excess_bytes || moved.share_excess > stay.share_excess) return false;
+  auto lateness = [&](const ScalingDecision& d) {
+    double sum = 0;
+    for (size_t m = 0; m < models.size(); ++m)
+      if (d.deadline_excess_ms[m] > 0) sum += d.deadline_excess_ms[m] / std::max(models[m].deadline_ms, 1e-9);
+    return sum;
+  };
+  return lateness(moved) < lateness(stay) - margin;
+}
+
 }  // namespace
 
 SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget,
@@ -131,6 +147,15 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   out.charged_objective = best.objective;
   if (!all_serving) {
     out.why = "a model has no serving selection";
+  } else if (!out.stay_feasible && !best.feasible && best.choice != current &&
+             !meaningfully_less_late(models, evaluate_choice(models, budget, current, objective),
+                                     evaluate_choice(models, budget, best.choice, objective), p.deadline_headroom)) {
+    // Late either way, and moving would not make it less late by the headroom: every tick of
+    // noise would otherwise move it between nearly equal late selections.
+    out.stays = true;
+    out.charged_objective = out.stay_objective;
+    out.why = "nothing meets the budgets; moving would cut the lateness by less than the headroom";
+    chosen = current;
   } else if (!out.stay_feasible) {
     out.stays = best.choice == current;
     out.why = out.stays ? "nothing meets the budgets; the serving selection breaks them least"
