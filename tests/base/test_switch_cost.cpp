@@ -243,12 +243,20 @@ TEST(SwitchCost, LateEitherWayMovesOnlyForAClearGain) {
   m.name = "late";
   m.accuracy = 0.9;
   m.deadline_ms = 0.3;
-  m.blocks = {{{0.0, 0.5, 1e3}, {0.01, 0.49, 1e3}}};
+  // Serving option 0; option 1 is as accurate, a little less late.
+  m.blocks = {{{0.01, 0.5, 1e3}, {0.0, 0.49, 1e3}}};
   SwitchPolicy p;  // headroom 5%: the lateness must fall by 0.05 deadlines
   SwitchDecision sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
   EXPECT_TRUE(sd.stays) << sd.why;
   EXPECT_FALSE(sd.decision.feasible);
   EXPECT_NE(sd.why.find("less than the headroom"), std::string::npos) << sd.why;
+  // Arriving, it takes the more accurate of the two (within the headroom of the least lateness).
+  sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
+  EXPECT_EQ(sd.decision.choice[0][0], 1);
+  m.blocks[0][1].drop = 0.05;
+  sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
+  EXPECT_EQ(sd.decision.choice[0][0], 0) << "1% less late is not worth 4 points";
+  m.blocks[0][1].drop = 0.0;
   m.blocks[0][1].latency_ms = 0.35;  // 0.17 deadlines late instead of 0.67
   sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
   EXPECT_FALSE(sd.stays) << sd.why;

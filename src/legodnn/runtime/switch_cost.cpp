@@ -62,22 +62,39 @@ std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>&
 namespace {
 
 // When no selection meets every budget, optimize() returns the one with the least summed relative
-// excess, which may trade memory for latency: with blocks, the fastest composition need not be
-// the smallest. Memory that is not there cannot be used, while a late answer is still an answer:
-// this is the least-late selection within the memory budget (and the processor share): every
-// deadline relaxed by the least common factor that admits a selection, found by bisection on the
-// factor to 1%. Empty when nothing fits the memory budget even without deadlines.
+// excess, which may trade memory for latency (with blocks, the fastest composition need not be
+// the smallest) and takes accuracy into account only between equally late selections. Memory
+// that is not there cannot be used, while a late answer is still an answer; and a model that will
+// be late anyway should not give up points of accuracy for a percent less lateness. So: only the
+// models that cannot meet their deadline get it relaxed, to their fastest composition's latency
+// plus `tolerance`; memory and the processor share hold; the objective decides within that. When
+// memory couples the models so that this admits nothing, every deadline is relaxed further by the
+// least common factor that admits a selection (bisection to 1%). Empty when nothing fits the
+// memory budget even without deadlines.
 std::optional<ScalingDecision> least_late_within_memory(const std::vector<ModelChoiceSpec>& models,
-                                                        const SharedBudget& budget, Objective objective) {
+                                                        const SharedBudget& budget, Objective objective,
+                                                        double tolerance) {
+  std::vector<ModelChoiceSpec> late = models;
+  for (auto& m : late) {
+    double fastest = m.frame_ms;
+    for (const auto& b : m.blocks) {
+      double t = std::numeric_limits<double>::infinity();
+      for (const auto& o : b) t = std::min(t, o.latency_ms);
+      fastest += t;
+    }
+    if (fastest > m.deadline_ms) m.deadline_ms = fastest * (1 + tolerance);
+  }
   auto relaxed = [&](double f) {
-    std::vector<ModelChoiceSpec> out = models;
+    std::vector<ModelChoiceSpec> out = late;
     for (auto& m : out) m.deadline_ms = f > 0 ? m.deadline_ms * f : std::numeric_limits<double>::infinity();
     return out;
   };
+  ScalingDecision at_hi = optimize(late, budget, objective);
+  if (at_hi.feasible) return at_hi;
   ScalingDecision loose = optimize(relaxed(0), budget, objective);  // no deadlines at all
   if (!loose.feasible) return std::nullopt;
   double lo = 1, hi = 2;
-  ScalingDecision at_hi = optimize(relaxed(hi), budget, objective);
+  at_hi = optimize(relaxed(hi), budget, objective);
   for (int k = 0; k < 20 && !at_hi.feasible; ++k) {
     lo = hi;
     hi *= 4;
@@ -136,8 +153,8 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   for (auto& m : roomy) m.deadline_ms *= 1 - p.deadline_headroom;
   ScalingDecision best = optimize(roomy, budget, objective);
   if (!out.stay_feasible && !best.feasible && p.deadline_headroom > 0) best = optimize(charged, budget, objective);
-  if (!out.stay_feasible && !best.feasible && (best.memory_excess_bytes > 0 || best.share_excess > 0)) {
-    if (auto within = least_late_within_memory(charged, budget, objective)) {
+  if (!out.stay_feasible && !best.feasible) {
+    if (auto within = least_late_within_memory(charged, budget, objective, p.deadline_headroom)) {
       best = std::move(*within);
       best.feasible = false;  // its deadlines were relaxed
     }

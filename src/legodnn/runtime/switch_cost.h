@@ -17,9 +17,13 @@
 // optimum and staying, which is exact too.
 //
 // When nothing meets every budget, the memory budget (and the processor share) still hold where
-// any selection meets them: the answer is then the least-late selection within them (every
-// deadline relaxed by the least common factor), not optimize()'s least summed excess, which may
-// trade memory for latency (with blocks, the fastest composition need not be the smallest).
+// any selection meets them, not optimize()'s least summed excess, which may trade memory for
+// latency (with blocks, the fastest composition need not be the smallest): each model that cannot
+// meet its deadline has it relaxed to its fastest composition's latency plus the headroom (so
+// that accuracy, not a percent of lateness, decides between late selections); if memory couples
+// the models so that nothing fits even then, every deadline is relaxed further by the least
+// common factor that admits a selection. And a move between two late selections must cut the
+// summed relative lateness by more than the headroom (or hold memory where staying does not).
 // Torch-free.
 #include <string>
 #include <vector>
