@@ -46,10 +46,13 @@ void pareto_in_cost_order(std::vector<State>& s) {
   size_t kept = 0;
   for (const State& x : s) {
     // The last step with a <= x.a has the least b of those: x is dominated when it is no larger.
-    auto it = std::upper_bound(stair.begin(), stair.end(), x.a, [](double a, const Step& t) { return a < t.a; });
-    if (it != stair.begin() && std::prev(it)->b <= x.b) continue;
-    // x replaces the steps it dominates: from the first with a >= x.a, while b >= x.b.
     auto lo = std::lower_bound(stair.begin(), stair.end(), x.a, [](const Step& t, double a) { return t.a < a; });
+    if (lo != stair.end() && lo->a == x.a) {
+      if (lo->b <= x.b) continue;
+    } else if (lo != stair.begin() && std::prev(lo)->b <= x.b) {
+      continue;
+    }
+    // x replaces the steps it dominates: from the first with a >= x.a, while b >= x.b.
     auto hi = lo;
     while (hi != stair.end() && hi->b >= x.b) ++hi;
     if (hi != lo) {
@@ -82,7 +85,8 @@ void pareto_of_runs(std::vector<State>& s, std::vector<size_t>& runs) {
   thread_local std::vector<State> tmp;
   while (runs.size() > 2) {
     tmp.resize(s.size());
-    std::vector<size_t> merged{0};
+    thread_local std::vector<size_t> merged;
+    merged.assign(1, 0);
     size_t i = 0;
     for (; i + 2 < runs.size(); i += 2) {
       std::merge(s.begin() + runs[i], s.begin() + runs[i + 1], s.begin() + runs[i + 1], s.begin() + runs[i + 2],
@@ -438,6 +442,8 @@ class Relaxation {
       int bg = -1, bo = -1;
       for (size_t m = 0; m < M_; ++m) {
         const double v_m = latency_violation(m, t.latency[m]);
+        // With memory and share met, only the blocks of a model over its deadline can help.
+        if (v_m == 0 && v_mem == 0 && v_sh == 0) continue;
         const double rate = models_[m].rate_hz / 1000.0;
         for (int g = block_[m]; g < block_[m + 1]; ++g) {
           const int cur = x[g];
