@@ -183,13 +183,17 @@ struct Item {
   int point;  // index into the model frontier's last stage
 };
 
-// Keeps the items no other item beats in (bytes, share, cost).
-void prune_items(std::vector<Item>& items) {
-  std::vector<State> proj;
+// Keeps the items no other item beats in (bytes, share, cost). Items that all cost the same (the
+// max-min search's feasibility tests) need no sort: any order is in cost order.
+void prune_items(std::vector<Item>& items, bool same_cost = false) {
+  thread_local std::vector<State> proj;
+  proj.clear();
   for (size_t k = 0; k < items.size(); ++k)
     proj.push_back({items[k].bytes, items[k].share, items[k].cost, -1, static_cast<int>(k)});
-  pareto(proj);
+  if (same_cost) pareto_in_cost_order(proj);
+  else pareto(proj);
   std::vector<Item> kept;
+  kept.reserve(proj.size());
   for (const auto& p : proj) kept.push_back(items[p.option]);
   items = std::move(kept);
 }
@@ -766,7 +770,7 @@ Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBud
           if (acc < min_acc - kEps) continue;
           items[m].push_back({s.b, share_of(m, s.a), with_cost ? models[m].weight * s.c : 0.0, static_cast<int>(k)});
         }
-        prune_items(items[m]);
+        prune_items(items[m], !with_cost);
       }
       return items;
     };
