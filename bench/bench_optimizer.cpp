@@ -261,7 +261,8 @@ int run(const char* what, const std::vector<Problem>& problems, Objective object
     }
 
   // The same objective on every budget: exactly (1e-9) for CBC in-process, which runs with tight
-  // tolerances; 1e-6 for the CBC command line, which keeps its default ones (as the authors did).
+  // tolerances; for the CBC command line, which keeps its default ones (as the authors did), the
+  // same verdict and no better objective (by 1e-6), a worse one only noted.
   int disagreements = 0;
   for (size_t k = 0; k < problems.size(); ++k) {
     const auto& b = builtin[k];
@@ -277,7 +278,12 @@ int run(const char* what, const std::vector<Problem>& problems, Objective object
       bool p_feasible = p.at("status") == "Optimal";
       bool p_infeasible = p.at("status") == "Infeasible";
       double p_obj = p_feasible ? p.at("objective").get<double>() : 0.0;
-      if ((b.feasible && (!p_feasible || std::abs(b.objective - p_obj) > 1e-6)) || (!b.feasible && !p_infeasible)) {
+      // The cbc program stops within its default gap, so it may end below the optimum (CBC
+      // in-process, with tight tolerances, checks that); better than the built-in is an error.
+      if (b.feasible && p_feasible && b.objective - p_obj > 1e-6)
+        std::printf("  note: on budget %zu PuLP's cbc stopped %.3g below the optimum (its default gap)\n", k,
+                    b.objective - p_obj);
+      else if ((b.feasible && (!p_feasible || p_obj - b.objective > 1e-6)) || (!b.feasible && !p_infeasible)) {
         ++disagreements;
         std::printf("  DISAGREEMENT on budget %zu: built-in %s %.12f, PuLP %s %.12f\n", k,
                     b.feasible ? "feasible" : "infeasible", b.objective, p.at("status").get<std::string>().c_str(),
