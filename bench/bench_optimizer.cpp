@@ -2,9 +2,13 @@
 // models (45 blocks), over budgets from loose to infeasible, next to the same problems solved by
 // CBC in-process and by the authors' approach (a PuLP model, CBC run as a subprocess; needs
 // Debian's python3-pulp). Median and 90th percentile per decision, the ratios to the built-in
-// solver, and a check that all three reach the same objective on every budget.
-//   build/bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B]
+// solver, and a check that all three reach the same objective on every budget. Four cases: the
+// sum objective on one and on five models, then on five models with the processor-share
+// constraint added (rates such that the models together may use about 87% of their deadlines),
+// for the sum and for the max-min objective.
+//   build/bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B] [--case C]
 //                         [--python PATH] [--pulp-script PATH] [--verbose]
+// --case runs only case C (1-4); --cbc-reps 0 and --pulp-reps 0 skip those solvers (no check).
 // --verbose adds one line per budget (verdict, objective, median time of each solver).
 // Exit status 1 when the solvers disagree. CBC in-process is plain branch and bound with tight
 // tolerances (see cbc_solver.cpp); the cbc program behind PuLP adds presolve and cuts, so on the
@@ -35,7 +39,7 @@ using nlohmann::json;
 namespace {
 
 struct Options {
-  int reps = 200, cbc_reps = 50, pulp_reps = 20, budgets = 10;
+  int reps = 200, cbc_reps = 50, pulp_reps = 20, budgets = 10, only_case = 0;
   bool verbose = false;
   std::string python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
   std::string pulp_script = LEGODNN_SOURCE_DIR "/scripts/pulp_baseline.py";
@@ -95,6 +99,22 @@ std::vector<Problem> budgets_loose_to_tight(const std::vector<ModelChoiceSpec>& 
   return out;
 }
 
+// The same budgets with the processor-share constraint: per-model rates in a fixed random ratio,
+// scaled so that running every model at its deadline would take 115% of the processor.
+std::vector<Problem> with_processor_share(std::vector<Problem> problems) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  std::vector<double> ratio;
+  for (size_t m = 0; m < problems.front().models.size(); ++m) ratio.push_back(u(rng));
+  for (auto& p : problems) {
+    double at_deadlines = 0;
+    for (size_t m = 0; m < p.models.size(); ++m) at_deadlines += ratio[m] * p.models[m].deadline_ms / 1000.0;
+    for (size_t m = 0; m < p.models.size(); ++m) p.models[m].rate_hz = ratio[m] * 1.15 / at_deadlines;
+    p.budget.processor_share = true;
+  }
+  return problems;
+}
+
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
@@ -123,7 +143,7 @@ std::vector<double> time_solver(const std::vector<Problem>& problems, int reps, 
   return us;
 }
 
-json problem_json(const Problem& p, const std::string& name) {
+json problem_json(const Problem& p, const std::string& name, Objective objective) {
   auto num_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
   json models = json::array();
   for (const auto& m : p.models) {
@@ -137,14 +157,14 @@ json problem_json(const Problem& p, const std::string& name) {
                       {"frame_bytes", m.frame_bytes}, {"deadline_ms", num_or_null(m.deadline_ms)},
                       {"weight", m.weight}, {"rate_hz", m.rate_hz}, {"blocks", blocks}});
   }
-  return {{"name", name}, {"objective", "sum"}, {"memory_bytes", num_or_null(p.budget.memory_bytes)},
+  return {{"name", name}, {"objective", objective == Objective::Sum ? "sum" : "maxmin"}, {"memory_bytes", num_or_null(p.budget.memory_bytes)},
           {"processor_share", p.budget.processor_share}, {"models", models}};
 }
 
 // The PuLP baseline as a subprocess on all problems; per-decision times (us) and per-problem
 // results, or an empty time list (with the reason printed) when it cannot run.
-std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& problems, std::vector<json>& results,
-                             std::string& solver) {
+std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& problems, Objective objective,
+                             std::vector<json>& results, std::string& solver) {
   char in_path[] = "/tmp/legodnn_pulp_in_XXXXXX";
   int fd = mkstemp(in_path);
   if (fd < 0) {
@@ -155,7 +175,7 @@ std::vector<double> run_pulp(const Options& opt, const std::vector<Problem>& pro
   const std::string out_path = std::string(in_path) + ".out";
   {
     json doc = {{"instances", json::array()}};
-    for (size_t k = 0; k < problems.size(); ++k) doc["instances"].push_back(problem_json(problems[k], "budget" + std::to_string(k)));
+    for (size_t k = 0; k < problems.size(); ++k) doc["instances"].push_back(problem_json(problems[k], "budget" + std::to_string(k), objective));
     std::ofstream(in_path) << doc.dump();
   }
   const int repeats = std::max(1, (opt.pulp_reps + static_cast<int>(problems.size()) - 1) / static_cast<int>(problems.size()));
@@ -201,16 +221,16 @@ void print_row(const char* what, const std::vector<double>& us, const std::vecto
 }
 
 // Runs one case; returns the number of disagreements between the solvers.
-int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Options& opt) {
-  const auto problems = budgets_loose_to_tight(base, opt.budgets);
+int run(const char* what, const std::vector<Problem>& problems, Objective objective, const Options& opt) {
   std::vector<ScalingDecision> builtin, cbc;
   std::vector<std::vector<double>> builtin_each, cbc_each;
   auto builtin_us = time_solver(problems, std::max(opt.reps, opt.budgets),
-                                [](const Problem& p) { return optimize(p.models, p.budget, Objective::Sum); }, builtin,
+                                [&](const Problem& p) { return optimize(p.models, p.budget, objective); }, builtin,
                                 builtin_each);
-  auto cbc_us = time_solver(problems, std::max(opt.cbc_reps, opt.budgets),
-                            [](const Problem& p) { return optimize_cbc(p.models, p.budget, Objective::Sum); }, cbc,
-                            cbc_each);
+  std::vector<double> cbc_us;
+  if (opt.cbc_reps > 0)
+    cbc_us = time_solver(problems, std::max(opt.cbc_reps, opt.budgets),
+                         [&](const Problem& p) { return optimize_cbc(p.models, p.budget, objective); }, cbc, cbc_each);
   int feasible = 0;
   int64_t states = 0;
   for (const auto& d : builtin) {
@@ -220,17 +240,18 @@ int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Option
   std::printf("%s: %d budgets from loose to infeasible (%d feasible; built-in: %.0f Pareto states per solve)\n", what,
               opt.budgets, feasible, static_cast<double>(states) / opt.budgets);
   print_row("built-in", builtin_us, nullptr);
-  print_row("CBC in-process", cbc_us, &builtin_us);
+  if (!cbc_us.empty()) print_row("CBC in-process", cbc_us, &builtin_us);
   std::vector<json> pulp;
   std::string pulp_solver;
   std::vector<double> pulp_us;
-  if (opt.pulp_reps > 0) pulp_us = run_pulp(opt, problems, pulp, pulp_solver);
+  if (opt.pulp_reps > 0) pulp_us = run_pulp(opt, problems, objective, pulp, pulp_solver);
   if (!pulp_us.empty()) print_row("PuLP + CBC subprocess", pulp_us, &builtin_us);
   if (opt.verbose)
     for (size_t k = 0; k < problems.size(); ++k) {
-      std::printf("    budget %2zu: %-10s objective %.6f   median built-in %10.1f us, CBC %10.1f us", k,
+      std::printf("    budget %2zu: %-10s objective %.6f   median built-in %10.1f us", k,
                   builtin[k].feasible ? "feasible" : "infeasible", builtin[k].objective,
-                  percentile(builtin_each[k], 0.5), percentile(cbc_each[k], 0.5));
+                  percentile(builtin_each[k], 0.5));
+      if (!cbc.empty()) std::printf(", CBC %10.1f us", percentile(cbc_each[k], 0.5));
       if (k < pulp.size()) {
         std::vector<double> s;
         for (double x : pulp[k].at("seconds")) s.push_back(x * 1e6);
@@ -240,12 +261,13 @@ int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Option
     }
 
   // The same objective on every budget: exactly (1e-9) for CBC in-process, which runs with tight
-  // tolerances; 1e-6 for the CBC command line, which keeps its default ones (as the authors did).
+  // tolerances; for the CBC command line, which keeps its default ones (as the authors did), the
+  // same verdict and no better objective (by 1e-6), a worse one only noted.
   int disagreements = 0;
   for (size_t k = 0; k < problems.size(); ++k) {
     const auto& b = builtin[k];
-    const auto& c = cbc[k];
-    if (b.feasible != c.feasible || (b.feasible && std::abs(b.objective - c.objective) > 1e-9)) {
+    if (k < cbc.size() && (cbc[k].feasible != b.feasible || (b.feasible && std::abs(b.objective - cbc[k].objective) > 1e-9))) {
+      const auto& c = cbc[k];
       ++disagreements;
       std::printf("  DISAGREEMENT on budget %zu: built-in %s %.12f, CBC in-process %s %.12f\n", k,
                   b.feasible ? "feasible" : "infeasible", b.objective, c.feasible ? "feasible" : "infeasible",
@@ -256,7 +278,12 @@ int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Option
       bool p_feasible = p.at("status") == "Optimal";
       bool p_infeasible = p.at("status") == "Infeasible";
       double p_obj = p_feasible ? p.at("objective").get<double>() : 0.0;
-      if ((b.feasible && (!p_feasible || std::abs(b.objective - p_obj) > 1e-6)) || (!b.feasible && !p_infeasible)) {
+      // The cbc program stops within its default gap, so it may end below the optimum (CBC
+      // in-process, with tight tolerances, checks that); better than the built-in is an error.
+      if (b.feasible && p_feasible && b.objective - p_obj > 1e-6)
+        std::printf("  note: on budget %zu PuLP's cbc stopped %.3g below the optimum (its default gap)\n", k,
+                    b.objective - p_obj);
+      else if ((b.feasible && (!p_feasible || p_obj - b.objective > 1e-6)) || (!b.feasible && !p_infeasible)) {
         ++disagreements;
         std::printf("  DISAGREEMENT on budget %zu: built-in %s %.12f, PuLP %s %.12f\n", k,
                     b.feasible ? "feasible" : "infeasible", b.objective, p.at("status").get<std::string>().c_str(),
@@ -264,7 +291,8 @@ int run(const char* what, const std::vector<ModelChoiceSpec>& base, const Option
       }
     }
   }
-  const std::string who = pulp.empty() ? " (built-in and CBC in-process)" : "; PuLP ran " + pulp_solver;
+  std::string who = cbc.empty() ? " (CBC in-process skipped)" : " (built-in and CBC in-process)";
+  if (!pulp.empty()) who += "; PuLP ran " + pulp_solver;
   if (disagreements)
     std::printf("  objectives: THE SOLVERS DISAGREE (%d disagreements over %d budgets)%s\n", disagreements, opt.budgets,
                 who.c_str());
@@ -288,21 +316,32 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--reps")) opt.reps = std::atoi(next("--reps"));
     else if (!std::strcmp(argv[i], "--cbc-reps")) opt.cbc_reps = std::atoi(next("--cbc-reps"));
     else if (!std::strcmp(argv[i], "--pulp-reps")) opt.pulp_reps = std::atoi(next("--pulp-reps"));
+    else if (!std::strcmp(argv[i], "--case")) opt.only_case = std::atoi(next("--case"));
     else if (!std::strcmp(argv[i], "--budgets")) opt.budgets = std::max(1, std::atoi(next("--budgets")));
     else if (!std::strcmp(argv[i], "--python")) opt.python = next("--python");
     else if (!std::strcmp(argv[i], "--pulp-script")) opt.pulp_script = next("--pulp-script");
     else if (!std::strcmp(argv[i], "--verbose")) opt.verbose = true;
     else {
       std::fprintf(stderr,
-                   "usage: bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B] [--python PATH] "
+                   "usage: bench_optimizer [--reps R] [--cbc-reps R] [--pulp-reps R] [--budgets B] [--case 1-4] [--python PATH] "
                    "[--pulp-script PATH] [--verbose]\n");
       return 2;
     }
   }
   std::mt19937_64 rng(1);
-  int disagreements = run("1 model, 9 blocks x 5 options", {synthetic_model(rng, 9, 5, "a")}, opt);
+  const std::vector<ModelChoiceSpec> one = {synthetic_model(rng, 9, 5, "a")};
   std::vector<ModelChoiceSpec> five;
   for (const char* n : {"a", "b", "c", "d", "e"}) five.push_back(synthetic_model(rng, 9, 5, n));
-  disagreements += run("5 models, 45 blocks x 5 options", five, opt);
+  const auto five_budgets = budgets_loose_to_tight(five, opt.budgets);
+  int disagreements = 0;
+  auto wanted = [&](int c) { return opt.only_case == 0 || opt.only_case == c; };
+  if (wanted(1))
+    disagreements += run("1 model, 9 blocks x 5 options, sum", budgets_loose_to_tight(one, opt.budgets), Objective::Sum, opt);
+  if (wanted(2)) disagreements += run("5 models, 45 blocks x 5 options, sum", five_budgets, Objective::Sum, opt);
+  if (wanted(3))
+    disagreements += run("5 models, sum, with processor share", with_processor_share(five_budgets), Objective::Sum, opt);
+  if (wanted(4))
+    disagreements +=
+        run("5 models, max-min, with processor share", with_processor_share(five_budgets), Objective::MaxMin, opt);
   return disagreements ? 1 : 0;
 }

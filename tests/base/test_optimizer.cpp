@@ -97,3 +97,35 @@ TEST(Optimizer, MaxMinKeepsASelectionThatFitsOnlyWithinTheTolerance) {
   EXPECT_NEAR(d.objective, 0.8, 1e-12);
   EXPECT_EQ(d.choice, (std::vector<std::vector<int>>{{0}, {0}}));
 }
+
+// Costs on coarse binary grids (exact sums) and duplicated options: many partial selections tie
+// exactly in cost, latency or bytes, which the Pareto filters must settle without losing the
+// optimum.
+TEST(Optimizer, MatchesBruteForceWithExactTies) {
+  std::mt19937_64 rng(2026);
+  int feasible = 0, infeasible = 0;
+  for (int k = 0; k < 400; ++k) {
+    Instance in = random_instance(rng, 3, 4, 4, 1, 2);
+    for (auto& m : in.models)
+      for (auto& b : m.blocks) {
+        for (auto& o : b) {
+          o.drop = std::round(o.drop * 256) / 256;
+          o.latency_ms = std::round(o.latency_ms * 4) / 4;
+          o.bytes = std::round(o.bytes / 4096) * 4096;
+        }
+        if (rng() % 3 == 0) b[1] = b[0];
+      }
+    auto d = optimize(in.models, in.budget, in.objective);
+    auto b = brute_force(in);
+    ASSERT_EQ(d.feasible, b.feasible) << "instance " << k;
+    if (b.feasible) {
+      ++feasible;
+      EXPECT_NEAR(d.objective, b.best, 1e-9) << "instance " << k;
+    } else {
+      ++infeasible;
+      EXPECT_NEAR(total_excess(in, d), b.least_excess, 1e-5 + 1e-6 * b.least_excess) << "instance " << k;
+    }
+  }
+  EXPECT_GT(feasible, 50);
+  EXPECT_GT(infeasible, 50);
+}

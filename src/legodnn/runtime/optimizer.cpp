@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <map>
+#include <iterator>
 
 #include "legodnn/util/error.h"
 
@@ -33,27 +33,74 @@ struct State {
   int option;  // option (block level) or frontier point (model level) taken at this stage
 };
 
-// Keeps the states no other state beats in all of (a, b, c). Exact: sorting by c first means every
-// earlier state has a cost no higher, so only (a, b) need checking, against a staircase.
-void pareto(std::vector<State>& s) {
-  std::sort(s.begin(), s.end(), [](const State& x, const State& y) {
-    if (x.c != y.c) return x.c < y.c;
-    if (x.a != y.a) return x.a < y.a;
-    return x.b < y.b;
-  });
-  std::map<double, double> stair;  // a -> smallest b seen with that a or less; b falls as a grows
+// Keeps the states no other state beats in all of (a, b, c), of states in order of
+// non-decreasing c. Exact: every earlier state has a cost no higher, so only (a, b) need checking,
+// against a staircase (sorted by a, b falling as a grows; a flat vector, as staircases stay short).
+// A later state with the same c that beats an earlier one only leaves that one in (never wrong).
+void pareto_in_cost_order(std::vector<State>& s) {
+  struct Step {
+    double a, b;
+  };
+  thread_local std::vector<Step> stair;
+  stair.clear();
   size_t kept = 0;
   for (const State& x : s) {
-    auto it = stair.upper_bound(x.a);
-    if (it != stair.begin() && std::prev(it)->second <= x.b) continue;  // dominated
-    auto lo = stair.lower_bound(x.a);
+    // The last step with a <= x.a has the least b of those: x is dominated when it is no larger.
+    auto lo = std::lower_bound(stair.begin(), stair.end(), x.a, [](const Step& t, double a) { return t.a < a; });
+    if (lo != stair.end() && lo->a == x.a) {
+      if (lo->b <= x.b) continue;
+    } else if (lo != stair.begin() && std::prev(lo)->b <= x.b) {
+      continue;
+    }
+    // x replaces the steps it dominates: from the first with a >= x.a, while b >= x.b.
     auto hi = lo;
-    while (hi != stair.end() && hi->second >= x.b) ++hi;
-    stair.erase(lo, hi);
-    stair[x.a] = x.b;
+    while (hi != stair.end() && hi->b >= x.b) ++hi;
+    if (hi != lo) {
+      *lo = {x.a, x.b};
+      stair.erase(lo + 1, hi);
+    } else {
+      stair.insert(lo, {x.a, x.b});
+    }
     s[kept++] = x;
   }
   s.resize(kept);
+}
+
+bool cost_order(const State& x, const State& y) {
+  if (x.c != y.c) return x.c < y.c;
+  if (x.a != y.a) return x.a < y.a;
+  return x.b < y.b;
+}
+
+// Any states.
+void pareto(std::vector<State>& s) {
+  std::sort(s.begin(), s.end(), cost_order);
+  pareto_in_cost_order(s);
+}
+
+// States made of runs s[runs[i]] .. s[runs[i + 1]] - 1, each in order of non-decreasing c (a
+// stage in cost order, plus one option's constant cost per run): merged, then filtered. Merging
+// the few runs costs less than sorting.
+void pareto_of_runs(std::vector<State>& s, std::vector<size_t>& runs) {
+  thread_local std::vector<State> tmp;
+  while (runs.size() > 2) {
+    tmp.resize(s.size());
+    thread_local std::vector<size_t> merged;
+    merged.assign(1, 0);
+    size_t i = 0;
+    for (; i + 2 < runs.size(); i += 2) {
+      std::merge(s.begin() + runs[i], s.begin() + runs[i + 1], s.begin() + runs[i + 1], s.begin() + runs[i + 2],
+                 tmp.begin() + runs[i], cost_order);
+      merged.push_back(runs[i + 2]);
+    }
+    if (i + 1 < runs.size()) {  // an odd run left over
+      std::copy(s.begin() + runs[i], s.begin() + runs[i + 1], tmp.begin() + runs[i]);
+      merged.push_back(runs[i + 1]);
+    }
+    s.swap(tmp);
+    runs.swap(merged);
+  }
+  pareto_in_cost_order(s);
 }
 
 struct Frontier {
@@ -97,6 +144,7 @@ Frontier model_frontier(const ModelChoiceSpec& m, double weight, double deadline
                         const Drop& drop_state, int64_t& states) {
   const size_t nb = m.blocks.size();
   const Rest rest = rest_minima(m);
+  thread_local std::vector<size_t> runs;
   Frontier f;
   f.stages.push_back({});
   if (m.frame_ms + rest.ms[0] <= deadline * (1 + kEps) && m.frame_bytes + rest.bytes[0] <= memory_cap * (1 + kEps) &&
@@ -107,8 +155,9 @@ Frontier model_frontier(const ModelChoiceSpec& m, double weight, double deadline
     const auto& prev = f.stages.back();
     std::vector<State> next;
     next.reserve(prev.size() * opts.size());
-    for (size_t p = 0; p < prev.size(); ++p)
-      for (size_t o = 0; o < opts.size(); ++o) {
+    runs.assign(1, 0);
+    for (size_t o = 0; o < opts.size(); ++o) {
+      for (size_t p = 0; p < prev.size(); ++p) {
         double lat = prev[p].a + opts[o].latency_ms, by = prev[p].b + opts[o].bytes;
         double c = prev[p].c + weight * opts[o].drop;
         if (lat + rest.ms[k + 1] > deadline * (1 + kEps)) continue;
@@ -116,7 +165,9 @@ Frontier model_frontier(const ModelChoiceSpec& m, double weight, double deadline
         if (drop_state(k + 1, lat, by, c)) continue;
         next.push_back({lat, by, c, static_cast<int>(p), static_cast<int>(o)});
       }
-    pareto(next);
+      runs.push_back(next.size());
+    }
+    pareto_of_runs(next, runs);
     states += static_cast<int64_t>(next.size());
     f.stages.push_back(std::move(next));
   }
@@ -132,13 +183,17 @@ struct Item {
   int point;  // index into the model frontier's last stage
 };
 
-// Keeps the items no other item beats in (bytes, share, cost).
-void prune_items(std::vector<Item>& items) {
-  std::vector<State> proj;
+// Keeps the items no other item beats in (bytes, share, cost). Items that all cost the same (the
+// max-min search's feasibility tests) need no sort: any order is in cost order.
+void prune_items(std::vector<Item>& items, bool same_cost = false) {
+  thread_local std::vector<State> proj;
+  proj.clear();
   for (size_t k = 0; k < items.size(); ++k)
     proj.push_back({items[k].bytes, items[k].share, items[k].cost, -1, static_cast<int>(k)});
-  pareto(proj);
+  if (same_cost) pareto_in_cost_order(proj);
+  else pareto(proj);
   std::vector<Item> kept;
+  kept.reserve(proj.size());
   for (const auto& p : proj) kept.push_back(items[p.option]);
   items = std::move(kept);
 }
@@ -151,19 +206,23 @@ template <class Drop, class Total>
 std::vector<int> cross_models(const std::vector<std::vector<Item>>& items, double mem, double share_cap,
                               const Drop& drop_state, const Total& total, int64_t& states) {
   std::vector<std::vector<State>> stages{{{0.0, 0.0, 0.0, -1, -1}}};
+  thread_local std::vector<size_t> runs;
   for (size_t j = 0; j < items.size(); ++j) {
     const auto& its = items[j];
     const auto& prev = stages.back();
     std::vector<State> next;
     next.reserve(prev.size() * its.size());
-    for (size_t p = 0; p < prev.size(); ++p)
-      for (size_t i = 0; i < its.size(); ++i) {
+    runs.assign(1, 0);
+    for (size_t i = 0; i < its.size(); ++i) {
+      for (size_t p = 0; p < prev.size(); ++p) {
         double b = prev[p].a + its[i].bytes, s = prev[p].b + its[i].share, c = prev[p].c + its[i].cost;
         if (b > mem * (1 + kEps) || s > share_cap * (1 + kEps)) continue;
         if (drop_state(j + 1, b, s, c)) continue;
         next.push_back({b, s, c, static_cast<int>(p), static_cast<int>(i)});
       }
-    pareto(next);
+      runs.push_back(next.size());
+    }
+    pareto_of_runs(next, runs);
     states += static_cast<int64_t>(next.size());
     if (next.empty()) return {};
     stages.push_back(std::move(next));
@@ -194,7 +253,9 @@ double relative_excess(double value, double limit) {
 using Choice = std::vector<std::vector<int>>;
 
 // The sum objective as a cost to minimize: sum_m weight_m * (drops of model m). Holds the
-// Lagrangian multipliers and the best feasible selection found by the heuristic.
+// Lagrangian multipliers and the best feasible selection found by the heuristic. The options are
+// kept in flat arrays (block g of the whole problem has options opt_[g] .. opt_[g + 1] - 1), as the
+// subgradient loop and the repair scan them many times per solve.
 class Relaxation {
  public:
   Relaxation(const std::vector<ModelChoiceSpec>& models, const SharedBudget& budget)
@@ -205,6 +266,20 @@ class Relaxation {
     dl_on_.resize(M_);
     for (size_t m = 0; m < M_; ++m) dl_on_[m] = std::isfinite(models[m].deadline_ms) && models[m].deadline_ms > 0;
     mu_.assign(M_, 0.0);
+    block_.push_back(0);
+    opt_.push_back(0);
+    for (size_t m = 0; m < M_; ++m) {
+      const auto& mo = models[m];
+      for (const auto& opts : mo.blocks) {
+        for (const auto& o : opts) {
+          cost_.push_back(mo.weight * o.drop);
+          lat_.push_back(o.latency_ms);
+          bytes_.push_back(o.bytes);
+        }
+        opt_.push_back(static_cast<int>(cost_.size()));
+      }
+      block_.push_back(static_cast<int>(opt_.size() - 1));
+    }
   }
 
   // Tunes the multipliers by subgradient ascent on the Lagrangian dual and collects incumbents.
@@ -212,12 +287,16 @@ class Relaxation {
     std::vector<double> mu = mu_;
     double lam = 0, nu = 0, theta = 1.0;
     int stalled = 0;
-    Choice x, repaired;
+    Flat x, repaired;
     Totals t;
     std::vector<double> g_dl(M_, 0.0);
     for (int it = 0; it < iterations; ++it) {
       double L = relaxed(lam, mu, nu, x);
-      if (L > bound_ + 1e-15) {
+      // Repairs are dear (a scan of every option per change): only the selections of multipliers
+      // that raised the bound are repaired, until a first incumbent is found and then in the
+      // second half of the iterations, where the multipliers are better.
+      const bool improved = L > bound_ + 1e-15;
+      if (improved) {
         bound_ = L;
         lam_ = lam, mu_ = mu, nu_ = nu;
         stalled = 0;
@@ -226,10 +305,10 @@ class Relaxation {
         stalled = 0;
       }
       totals_into(x, t);
-      if (feasible(t)) offer(x);
-      else if (x != repaired) {
+      if (feasible(t)) offer(x, t);
+      else if (improved && x != repaired && (!std::isfinite(best_cost_) || it >= iterations / 2)) {
         repaired = x;
-        repair_and_offer(x);
+        repair_and_offer(x, t);
       }
       if (proved()) return;
       // Subgradient, projected so that multipliers at zero do not go negative.
@@ -257,7 +336,13 @@ class Relaxation {
   bool proved() const { return std::isfinite(best_cost_) && bound_ >= best_cost_ - kPruneTol; }
   double bound() const { return bound_; }
   double best_cost() const { return best_cost_; }
-  const Choice& best() const { return best_; }
+  Choice best() const {
+    if (best_.empty()) return {};
+    Choice c(M_);
+    for (size_t m = 0; m < M_; ++m)
+      for (int g = block_[m]; g < block_[m + 1]; ++g) c[m].push_back(best_[g] - opt_[g]);
+    return c;
+  }
 
   // Per model: the reduced cost of one byte and one ms, and the least reduced cost of the blocks
   // from k on (stage k), frame included at stage 0 of `full`.
@@ -285,29 +370,25 @@ class Relaxation {
   }
 
  private:
+  using Flat = std::vector<int>;  // per block of the whole problem, the flat index of its option
+
   struct Totals {
     double bytes = 0, share = 0, cost = 0;
     std::vector<double> latency;
   };
 
-  Totals totals(const Choice& x) const {
-    Totals t;
-    totals_into(x, t);
-    return t;
-  }
-
-  void totals_into(const Choice& x, Totals& t) const {
+  void totals_into(const Flat& x, Totals& t) const {
     t.bytes = t.share = t.cost = 0;
     t.latency.resize(M_);
     for (size_t m = 0; m < M_; ++m) {
       const auto& mo = models_[m];
       double lat = mo.frame_ms;
       t.bytes += mo.frame_bytes;
-      for (size_t k = 0; k < mo.blocks.size(); ++k) {
-        const auto& o = mo.blocks[k][x[m][k]];
-        lat += o.latency_ms;
-        t.bytes += o.bytes;
-        t.cost += mo.weight * o.drop;
+      for (int g = block_[m]; g < block_[m + 1]; ++g) {
+        const int o = x[g];
+        lat += lat_[o];
+        t.bytes += bytes_[o];
+        t.cost += cost_[o];
       }
       t.latency[m] = lat;
       t.share += mo.rate_hz * lat / 1000.0;
@@ -323,8 +404,8 @@ class Relaxation {
   }
 
   // The Lagrangian's value at the given multipliers and its minimizing selection `x`.
-  double relaxed(double lam, const std::vector<double>& mu, double nu, Choice& x) const {
-    x.resize(M_);
+  double relaxed(double lam, const std::vector<double>& mu, double nu, Flat& x) const {
+    x.resize(opt_.size() - 1);
     double L = 0;
     const double bp = mem_on_ ? lam / mem_ : 0.0;
     L -= mem_on_ ? lam : 0.0;
@@ -334,17 +415,15 @@ class Relaxation {
       const double tp = (dl_on_[m] ? mu[m] / mo.deadline_ms : 0.0) + (share_on_ ? nu * mo.rate_hz / 1000.0 : 0.0);
       L -= dl_on_[m] ? mu[m] : 0.0;
       L += bp * mo.frame_bytes + tp * mo.frame_ms;
-      x[m].resize(mo.blocks.size());
-      for (size_t k = 0; k < mo.blocks.size(); ++k) {
+      for (int g = block_[m]; g < block_[m + 1]; ++g) {
         double lo = kInf;
-        int arg = 0;
-        for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
-          const auto& op = mo.blocks[k][o];
-          double v = mo.weight * op.drop + bp * op.bytes + tp * op.latency_ms;
-          if (v < lo) lo = v, arg = static_cast<int>(o);
+        int arg = opt_[g];
+        for (int o = opt_[g]; o < opt_[g + 1]; ++o) {
+          double v = cost_[o] + bp * bytes_[o] + tp * lat_[o];
+          if (v < lo) lo = v, arg = o;
         }
         L += lo;
-        x[m][k] = arg;
+        x[g] = arg;
       }
     }
     return L;
@@ -358,40 +437,37 @@ class Relaxation {
   }
 
   // Greedy repair: take the single-block change that removes the most violation per unit of cost
-  // until the selection is feasible (or no change helps); then improve it.
-  void repair_and_offer(Choice x) {
-    Totals t = totals(x);
+  // until the selection is feasible (or no change helps); then improve it. `t` holds x's totals.
+  void repair_and_offer(Flat x, Totals t) {
     for (int guard = 0; guard < 10000 && !feasible(t); ++guard) {
       // Only the memory, one model's latency and the share change with one block's option.
-      const double v_all = violation(t);
+      const double v_mem = memory_violation(t.bytes), v_sh = share_violation(t.share);
       double best_score = -kInf;
-      size_t bm = 0, bk = 0;
-      int bo = -1;
+      int bg = -1, bo = -1;
       for (size_t m = 0; m < M_; ++m) {
-        const auto& mo = models_[m];
         const double v_m = latency_violation(m, t.latency[m]);
-        const double v_rest = v_all - v_m - memory_violation(t.bytes) - share_violation(t.share);
-        for (size_t k = 0; k < mo.blocks.size(); ++k) {
-          const auto& cur = mo.blocks[k][x[m][k]];
-          for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
-            if (static_cast<int>(o) == x[m][k]) continue;
-            const auto& op = mo.blocks[k][o];
-            const double dl = op.latency_ms - cur.latency_ms;
-            double v = v_rest + latency_violation(m, t.latency[m] + dl) + memory_violation(t.bytes + op.bytes - cur.bytes) +
-                       share_violation(t.share + mo.rate_hz * dl / 1000.0);
-            double gain = v_all - v;
+        // With memory and share met, only the blocks of a model over its deadline can help.
+        if (v_m == 0 && v_mem == 0 && v_sh == 0) continue;
+        const double rate = models_[m].rate_hz / 1000.0;
+        for (int g = block_[m]; g < block_[m + 1]; ++g) {
+          const int cur = x[g];
+          for (int o = opt_[g]; o < opt_[g + 1]; ++o) {
+            const double dl = lat_[o] - lat_[cur], db = bytes_[o] - bytes_[cur];
+            if (dl >= 0 && db >= 0) continue;  // no budget gets any closer (the current option too)
+            const double gain = (v_m - latency_violation(m, t.latency[m] + dl)) +
+                                (v_mem - memory_violation(t.bytes + db)) + (v_sh - share_violation(t.share + rate * dl));
             if (gain <= 1e-15) continue;
-            double dc = mo.weight * (op.drop - cur.drop);
-            double score = dc <= 0 ? 1e30 + gain : gain / dc;
-            if (score > best_score) best_score = score, bm = m, bk = k, bo = static_cast<int>(o);
+            const double dc = cost_[o] - cost_[cur];
+            const double score = dc <= 0 ? 1e30 + gain : gain / dc;
+            if (score > best_score) best_score = score, bg = g, bo = o;
           }
         }
       }
       if (bo < 0) return;
-      x[bm][bk] = bo;
-      t = totals(x);
+      x[bg] = bo;
+      totals_into(x, t);
     }
-    if (feasible(t)) offer(std::move(x));
+    if (feasible(t)) offer(x, t);
   }
 
   double memory_violation(double bytes) const {
@@ -406,31 +482,29 @@ class Relaxation {
   }
 
   // Best-improvement local search (single-block changes that keep the budgets), then record.
-  void offer(Choice x) {
-    Totals t = totals(x);
+  // `t` holds x's totals.
+  void offer(Flat x, Totals t) {
     for (int guard = 0; guard < 10000; ++guard) {
       double best_dc = -1e-15;
-      size_t bm = 0, bk = 0;
-      int bo = -1;
+      int bg = -1, bo = -1;
       for (size_t m = 0; m < M_; ++m) {
-        const auto& mo = models_[m];
-        for (size_t k = 0; k < mo.blocks.size(); ++k) {
-          const auto& cur = mo.blocks[k][x[m][k]];
-          for (size_t o = 0; o < mo.blocks[k].size(); ++o) {
-            const auto& op = mo.blocks[k][o];
-            double dc = mo.weight * (op.drop - cur.drop);
+        const double deadline = models_[m].deadline_ms * (1 + kEps), rate = models_[m].rate_hz / 1000.0;
+        for (int g = block_[m]; g < block_[m + 1]; ++g) {
+          const int cur = x[g];
+          for (int o = opt_[g]; o < opt_[g + 1]; ++o) {
+            const double dc = cost_[o] - cost_[cur];
             if (dc >= best_dc) continue;
-            double dl = op.latency_ms - cur.latency_ms;
-            if (t.bytes + op.bytes - cur.bytes > mem_ * (1 + kEps)) continue;
-            if (t.latency[m] + dl > models_[m].deadline_ms * (1 + kEps)) continue;
-            if (share_on_ && t.share + mo.rate_hz * dl / 1000.0 > 1 + kEps) continue;
-            best_dc = dc, bm = m, bk = k, bo = static_cast<int>(o);
+            const double dl = lat_[o] - lat_[cur];
+            if (t.bytes + bytes_[o] - bytes_[cur] > mem_ * (1 + kEps)) continue;
+            if (t.latency[m] + dl > deadline) continue;
+            if (share_on_ && t.share + rate * dl > 1 + kEps) continue;
+            best_dc = dc, bg = g, bo = o;
           }
         }
       }
       if (bo < 0) break;
-      x[bm][bk] = bo;
-      t = totals(x);
+      x[bg] = bo;
+      totals_into(x, t);
     }
     if (t.cost < best_cost_) {
       best_cost_ = t.cost;
@@ -447,7 +521,10 @@ class Relaxation {
   std::vector<double> mu_;
   double bound_ = -kInf;
   double best_cost_ = kInf;
-  Choice best_;
+  Flat best_;
+  std::vector<int> block_;  // model m's blocks: block_[m] .. block_[m + 1] - 1
+  std::vector<int> opt_;    // block g's options: opt_[g] .. opt_[g + 1] - 1
+  std::vector<double> cost_, lat_, bytes_;  // per option: weight * drop, latency, bytes
 };
 
 bool nonneg(double v) { return !std::isnan(v) && v >= 0; }
@@ -693,7 +770,7 @@ Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBud
           if (acc < min_acc - kEps) continue;
           items[m].push_back({s.b, share_of(m, s.a), with_cost ? models[m].weight * s.c : 0.0, static_cast<int>(k)});
         }
-        prune_items(items[m]);
+        prune_items(items[m], !with_cost);
       }
       return items;
     };
