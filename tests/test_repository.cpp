@@ -307,13 +307,13 @@ TEST(Repository, MalformedFieldsAreRefusedNamingTheFieldPath) {
   refuses([](json& j) { j["teacher"]["nodes"][1]["inputs"] = {"ghost"}; }, "teacher: node");
   refuses([](json& j) { j.erase("classes"); }, "classes: missing");
 
-  // Profile fields are filled in by later stages: absent means 0.
-  json j = good;
-  j["blocks"][0]["descendants"][1]["profile"] = json::object();
-  j["blocks"][1]["descendants"][0].erase("profile");
-  Manifest m = parse_manifest(j, "m.json");
-  EXPECT_EQ(m.blocks[0].descendants[1].profile.latency_ms, 0.0);
-  EXPECT_EQ(m.blocks[1].descendants[0].profile.params, 0);
+  // Profile fields: the writer writes every one (0 before the stage that measures it), so a missing
+  // one is an error, never a 0 the optimizer would believe.
+  refuses([](json& j) { j["blocks"][0]["descendants"][1]["profile"] = json::object(); },
+          "blocks[0].descendants[1].profile.params: missing");
+  refuses([](json& j) { j["blocks"][1]["descendants"][0].erase("profile"); }, "blocks[1].descendants[0].profile: missing");
+  refuses([](json& j) { j["blocks"][3]["descendants"][1]["profile"].erase("latency_ms"); },
+          "blocks[3].descendants[1].profile.latency_ms: missing");
 }
 
 TEST(Repository, MissingOrInvalidManifestIsRefusedNamingIt) {
@@ -325,3 +325,4 @@ TEST(Repository, MissingOrInvalidManifestIsRefusedNamingIt) {
   EXPECT_THROWS_WITH(Repository::open(tmp.path), IoError, tmp.path + "/manifest.json: expected a JSON object");
   EXPECT_THROWS_WITH(file_checksum(tmp.path + "/none.pt"), IoError, "none.pt: file is missing");
 }
+
