@@ -326,3 +326,24 @@ TEST(Repository, MissingOrInvalidManifestIsRefusedNamingIt) {
   EXPECT_THROWS_WITH(file_checksum(tmp.path + "/none.pt"), IoError, "none.pt: file is missing");
 }
 
+// Not a check: writes the seed corpus of fuzz/fuzz_manifest.cpp and fuzz/fuzz_tensor_file.cpp
+// (scripts/fuzz.sh --seeds) from a repository written as above, unprofiled and profiled.
+TEST(FuzzSeeds, RepositoryManifestsAndTensorFiles) {
+  const std::string manifests = legodnn::testing::fuzz_seed_dir("manifest");
+  if (manifests.empty()) GTEST_SKIP() << "LEGODNN_FUZZ_SEEDS is not set";
+  const std::string tensors = legodnn::testing::fuzz_seed_dir("tensor_file");
+  TempDir tmp;
+  BuiltRepository r = build_repository(tmp.path);
+  fs::copy_file(tmp.path + "/manifest.json", manifests + "/unprofiled.json", fs::copy_options::overwrite_existing);
+  Manifest m = r.manifest;
+  m.stages["profile"] = {{"seconds", 2.5}};
+  m.profile = {{"teacher_test_accuracy", 0.91}, {"teacher_val_accuracy", 0.9},
+               {"latency", {{"batch", 1}, {"repeats", 5}, {"teacher_ms", 1.2}, {"frame_ms", 0.3}}},
+               {"drop_images", 500}, {"contexts", {0, 1}}, {"drop_scale", 1.1},
+               {"estimate_check", {{"split", "test"}, {"compositions", json::array()}, {"mean_abs_error", 0.01},
+                                   {"max_abs_error", 0.02}}}};
+  write_manifest(tmp.path, m);
+  fs::copy_file(tmp.path + "/manifest.json", manifests + "/profiled.json", fs::copy_options::overwrite_existing);
+  fs::copy_file(tmp.path + "/blocks/b0_s1.pt", tensors + "/block.pt", fs::copy_options::overwrite_existing);
+  fs::copy_file(tmp.path + "/blocks/b8_s0.pt", tensors + "/block_last.pt", fs::copy_options::overwrite_existing);
+}
