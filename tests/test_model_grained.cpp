@@ -402,3 +402,10 @@ TEST(ModelGrained, BrokenBaselineJsonIsRefusedNamingTheField) {
   EXPECT_THROWS_WITH(ModelGrainedSet::open(tmp.path).load_variant(1), IoError,
                      "variants[1].dir: " + tmp.path + "/s0.4/model.json maps [1,32,32] -> [10]");
 }
+
+// Not a check: writes the seed corpus of fuzz/fuzz_baseline.cpp (scripts/fuzz.sh --seeds).
+TEST(FuzzSeeds, BaselineManifest) {
+  const std::string seeds = legodnn::testing::fuzz_seed_dir("baseline");
+  if (seeds.empty()) GTEST_SKIP() << "LEGODNN_FUZZ_SEEDS is not set";
+  fs::copy_file(tiny_set() + "/baseline.json", seeds + "/baseline.json", fs::copy_options::overwrite_existing);
+}

@@ -307,13 +307,13 @@ TEST(Repository, MalformedFieldsAreRefusedNamingTheFieldPath) {
   refuses([](json& j) { j["teacher"]["nodes"][1]["inputs"] = {"ghost"}; }, "teacher: node");
   refuses([](json& j) { j.erase("classes"); }, "classes: missing");
 
-  // Profile fields are filled in by later stages: absent means 0.
-  json j = good;
-  j["blocks"][0]["descendants"][1]["profile"] = json::object();
-  j["blocks"][1]["descendants"][0].erase("profile");
-  Manifest m = parse_manifest(j, "m.json");
-  EXPECT_EQ(m.blocks[0].descendants[1].profile.latency_ms, 0.0);
-  EXPECT_EQ(m.blocks[1].descendants[0].profile.params, 0);
+  // Profile fields: the writer writes every one (0 before the stage that measures it), so a missing
+  // one is an error, never a 0 the optimizer would believe.
+  refuses([](json& j) { j["blocks"][0]["descendants"][1]["profile"] = json::object(); },
+          "blocks[0].descendants[1].profile.params: missing");
+  refuses([](json& j) { j["blocks"][1]["descendants"][0].erase("profile"); }, "blocks[1].descendants[0].profile: missing");
+  refuses([](json& j) { j["blocks"][3]["descendants"][1]["profile"].erase("latency_ms"); },
+          "blocks[3].descendants[1].profile.latency_ms: missing");
 }
 
 TEST(Repository, MissingOrInvalidManifestIsRefusedNamingIt) {
@@ -324,4 +324,26 @@ TEST(Repository, MissingOrInvalidManifestIsRefusedNamingIt) {
   atomic_write_file(tmp.path + "/manifest.json", std::string("[1, 2]"));
   EXPECT_THROWS_WITH(Repository::open(tmp.path), IoError, tmp.path + "/manifest.json: expected a JSON object");
   EXPECT_THROWS_WITH(file_checksum(tmp.path + "/none.pt"), IoError, "none.pt: file is missing");
+}
+
+// Not a check: writes the seed corpus of fuzz/fuzz_manifest.cpp and fuzz/fuzz_tensor_file.cpp
+// (scripts/fuzz.sh --seeds) from a repository written as above, unprofiled and profiled.
+TEST(FuzzSeeds, RepositoryManifestsAndTensorFiles) {
+  const std::string manifests = legodnn::testing::fuzz_seed_dir("manifest");
+  if (manifests.empty()) GTEST_SKIP() << "LEGODNN_FUZZ_SEEDS is not set";
+  const std::string tensors = legodnn::testing::fuzz_seed_dir("tensor_file");
+  TempDir tmp;
+  BuiltRepository r = build_repository(tmp.path);
+  fs::copy_file(tmp.path + "/manifest.json", manifests + "/unprofiled.json", fs::copy_options::overwrite_existing);
+  Manifest m = r.manifest;
+  m.stages["profile"] = {{"seconds", 2.5}};
+  m.profile = {{"teacher_test_accuracy", 0.91}, {"teacher_val_accuracy", 0.9},
+               {"latency", {{"batch", 1}, {"repeats", 5}, {"teacher_ms", 1.2}, {"frame_ms", 0.3}}},
+               {"drop_images", 500}, {"contexts", {0, 1}}, {"drop_scale", 1.1},
+               {"estimate_check", {{"split", "test"}, {"compositions", json::array()}, {"mean_abs_error", 0.01},
+                                   {"max_abs_error", 0.02}}}};
+  write_manifest(tmp.path, m);
+  fs::copy_file(tmp.path + "/manifest.json", manifests + "/profiled.json", fs::copy_options::overwrite_existing);
+  fs::copy_file(tmp.path + "/blocks/b0_s1.pt", tensors + "/block.pt", fs::copy_options::overwrite_existing);
+  fs::copy_file(tmp.path + "/blocks/b8_s0.pt", tensors + "/block_last.pt", fs::copy_options::overwrite_existing);
 }

@@ -23,12 +23,12 @@ TEST(Selection, SparsitiesMapOntoDescendants) {
   auto sel = selection_for_sparsities(m, each, "--select");
   EXPECT_EQ(sel[2], 2);
   EXPECT_EQ(selection_sparsities(m, sel), each);
-  EXPECT_NEAR(additive_estimate(m, sel), 0.9 - 0.008, 1e-12);
+  EXPECT_NEAR(additive_estimate(m, sel, "m.json"), 0.9 - 0.008, 1e-12);
   EXPECT_THROWS_WITH(selection_for_sparsities(m, {0.4, 0.4}, "--select"), OptionError,
                      "--select: 2 sparsities for " + std::to_string(n) + " blocks");
   EXPECT_THROWS_WITH(selection_for_sparsities(m, {0.5}, "--select"), OptionError,
                      "--select: block 0 has no descendant of sparsity 0.5");
-  EXPECT_THROWS_WITH(additive_estimate(m, {0}), OptionError, "selection of 1 blocks");
+  EXPECT_THROWS_WITH(additive_estimate(m, {0}, "m.json"), OptionError, "selection of 1 blocks");
   EXPECT_EQ(nearest_descendant(m, 0, 0.5), 1);
   EXPECT_EQ(nearest_descendant(m, 0, 0.7), 2);
   EXPECT_EQ(uniform_selection(m, 0.1), std::vector<int>(n, 0));

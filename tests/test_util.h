@@ -49,3 +49,15 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 }  // namespace legodnn::testing
+
+namespace legodnn::testing {
+/// Where the tests that write the fuzz targets' seed corpus (fuzz/seeds/<target>/) put a
+/// target's seeds: "" (and the test skips) unless LEGODNN_FUZZ_SEEDS names the seeds folder.
+inline std::string fuzz_seed_dir(const std::string& target) {
+  const char* d = std::getenv("LEGODNN_FUZZ_SEEDS");
+  if (!d || !*d) return "";
+  const std::string dir = std::string(d) + "/" + target;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+}  // namespace legodnn::testing

@@ -50,7 +50,7 @@ Command add_eval(CLI::App& app) {
               Repository repo = Repository::open(a->repo);
               const Manifest& man = repo.manifest();
               std::vector<int> choice = selection_for_sparsities(man, parse_numbers(a->select, "--select"), "--select");
-              const double est = additive_estimate(man, choice);
+              const double est = additive_estimate(man, choice, a->repo + "/manifest.json");
               Split test = test_split(a->common, a->subset);
               Model m = repo.compose(choice);
               auto r = evaluate(m, test);

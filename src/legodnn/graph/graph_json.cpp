@@ -114,4 +114,20 @@ Graph graph_from_json(const json& j, const std::string& source) {
   }
 }
 
+Graph model_graph_from_json(const json& doc, const std::string& source, json* meta) {
+  if (!doc.is_object()) throw IoError(source + ": expected a JSON object, got " + doc.type_name());
+  if (doc.value("format", json()) != "legodnn-model")
+    throw IoError(source + ": field 'format' must be \"legodnn-model\"");
+  const json version = doc.value("version", json(0));
+  if (!version.is_number_integer())
+    throw IoError(source + ": field 'version' must be an integer, got " + version.dump());
+  if (version.get<int64_t>() > kModelVersion)
+    throw IoError(source + ": field 'version' is " + version.dump() + ", newer than the supported " +
+                  std::to_string(kModelVersion));
+  if (!doc.contains("graph")) throw IoError(source + ": field 'graph' is missing");
+  Graph g = graph_from_json(doc["graph"], source);
+  if (meta) *meta = doc.value("meta", json::object());
+  return g;
+}
+
 }  // namespace legodnn

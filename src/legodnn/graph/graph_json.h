@@ -14,4 +14,10 @@ nlohmann::json graph_to_json(const Graph& g);
 /// dangling edge, an unknown op or a bad shape throws GraphError naming `source` and the node.
 Graph graph_from_json(const nlohmann::json& j, const std::string& source);
 
+/// Current version of a model folder's model.json ({"format": "legodnn-model", "version", "graph", "meta"}).
+inline constexpr int kModelVersion = 1;
+/// The graph of a model folder's model.json document, read from `source`; `meta` receives its
+/// metadata when given. Throws IoError naming `source` and the field, GraphError for the graph.
+Graph model_graph_from_json(const nlohmann::json& doc, const std::string& source, nlohmann::json* meta = nullptr);
+
 }  // namespace legodnn

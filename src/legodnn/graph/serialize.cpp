@@ -10,13 +10,10 @@
 #include "legodnn/util/error.h"
 #include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
+#include "legodnn/util/zip.h"
 
 namespace legodnn {
 using nlohmann::json;
-
-namespace {
-constexpr int kModelVersion = 1;
-}  // namespace
 
 void save_tensors(const std::string& path, const Weights& w) {
   c10::Dict<std::string, at::Tensor> dict;
@@ -33,7 +30,13 @@ Weights load_tensors(const std::string& path) {
   const uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec || size > kMaxBytes)
     throw IoError(path + ": tensor file too large (" + std::to_string(size) + " bytes, at most 4 GiB)");
-  std::string bytes = read_file(path);
+  return tensors_from_bytes(read_file(path), path);
+}
+
+Weights tensors_from_bytes(const std::string& bytes, const std::string& path) {
+  // LibTorch's zip reader does not check the records' CRC-32s: a flipped bit inside a tensor
+  // would load as a wrong weight. Checked here, naming the record.
+  verify_zip_crcs(bytes, path);
   c10::IValue v;
   try {
     v = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
@@ -65,19 +68,8 @@ void save_model(const std::string& dir, const Model& m, const json& meta) {
 Model load_model(const std::string& dir, json* meta) {
   std::string mpath = dir + "/model.json";
   if (!path_exists(mpath)) throw IoError(mpath + ": file is missing (not a model folder?)");
-  const json doc = read_json_file(mpath);
-  if (!doc.is_object()) throw IoError(mpath + ": expected a JSON object, got " + doc.type_name());
-  if (doc.value("format", json()) != "legodnn-model")
-    throw IoError(mpath + ": field 'format' must be \"legodnn-model\"");
-  const json version = doc.value("version", json(0));
-  if (!version.is_number_integer())
-    throw IoError(mpath + ": field 'version' must be an integer, got " + version.dump());
-  if (version.get<int64_t>() > kModelVersion)
-    throw IoError(mpath + ": field 'version' is " + version.dump() + ", newer than the supported " +
-                  std::to_string(kModelVersion));
-  if (!doc.contains("graph")) throw IoError(mpath + ": field 'graph' is missing");
   Model m;
-  m.graph = graph_from_json(doc["graph"], mpath);
+  m.graph = model_graph_from_json(read_json_file(mpath), mpath, meta);
   m.weights = load_tensors(dir + "/weights.pt");
   try {
     check_weights(m.graph, m.weights);
@@ -85,7 +77,6 @@ Model load_model(const std::string& dir, json* meta) {
     throw IoError(dir + "/weights.pt: " + e.what());
   }
   require_grad_on_trainables(m.graph, m.weights);
-  if (meta) *meta = doc.value("meta", json::object());
   return m;
 }
 

@@ -15,6 +15,9 @@ void save_tensors(const std::string& path, const Weights& w);
 /// Reads a file written by save_tensors (or by Python's torch.save of a dict of tensors);
 /// throws IoError naming the file when it is missing or damaged.
 Weights load_tensors(const std::string& path);
+/// The tensors of a tensor file's bytes (what load_tensors does once the file is read): the zip's
+/// CRC-32s checked, then unpickled; NaN or infinite weights refused. Errors start with `source`.
+Weights tensors_from_bytes(const std::string& bytes, const std::string& source);
 
 /// Saves a model to a folder: model.json (graph and `meta`) and weights.pt.
 void save_model(const std::string& dir, const Model& m, const nlohmann::json& meta);

@@ -198,7 +198,9 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
     for (size_t i = 0; i < fams.size(); ++i)
       for (size_t j = 0; j < fams[i].descendants.size(); ++j) {
         auto& p = man.blocks[i].descendants[j].profile;
-        drops.drop[i][j] *= scale;
+        // A drop is a fraction of the images: scaled past 1 it would be no accuracy at all (and
+        // the loader refuses it).
+        drops.drop[i][j] = std::min(1.0, drops.drop[i][j] * scale);
         p.acc_drop = p.acc_drop_profiled = drops.drop[i][j];
         p.acc_drop_raw = drops.raw[i][j];
         p.acc_drop_se = drops.se[i][j];

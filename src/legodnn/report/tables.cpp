@@ -23,19 +23,38 @@ std::string inspect_text(const std::string& dir, const Manifest& man) {
   std::string o = fmt::format("repository {}: model {}, input {}, {} classes, {} blocks\n", dir, man.model,
                               shape_string(man.input_shape), man.classes, man.blocks.size());
   for (const auto& [stage, info] : man.stages.items()) o += fmt::format("  stage {:<12} {}\n", stage, info.dump());
+  // Any other document a manifest's profile holds is shown as far as it goes: a field that is not
+  // there reads "?", never 0 (parse_manifest requires the ones the optimizer reads once profiled).
   const json& p = man.profile;
-  if (!p.empty()) {
-    o += fmt::format("  teacher test accuracy {:.2f}%, val {:.2f}%; latency teacher {:.3f} ms, frame {:.3f} ms (batch {})\n",
-                     100 * p.value("teacher_test_accuracy", 0.0), 100 * p.value("teacher_val_accuracy", 0.0),
-                     p["latency"].value("teacher_ms", 0.0), p["latency"].value("frame_ms", 0.0),
-                     p["latency"].value("batch", 1));
-    const json& ec = p["estimate_check"];
-    o += fmt::format("  drops: contexts {} on {} validation images, scaled by {:.3f} (fitted on {} validation compositions)\n",
-                     p.value("contexts", json::array()).dump(), p.value("drop_images", 0), p.value("drop_scale", 1.0),
-                     p.value("calibration_compositions", 0));
-    o += fmt::format("  additive estimate on {} random compositions ({} set): mean abs error {:.2f} points, max {:.2f}\n",
-                     ec["compositions"].size(), ec.value("split", "?"), 100 * ec.value("mean_abs_error", 0.0),
-                     100 * ec.value("max_abs_error", 0.0));
+  if (p.is_object() && !p.empty()) {
+    auto at = [](const json& obj, const char* key) -> const json* {
+      if (!obj.is_object()) return nullptr;
+      auto it = obj.find(key);
+      return it == obj.end() ? nullptr : &*it;
+    };
+    static const json kNone;
+    auto get = [&](const json& obj, const char* key) -> const json& {
+      const json* v = at(obj, key);
+      return v ? *v : kNone;
+    };
+    auto num = [](const json& v, double scale, const char* spec) -> std::string {
+      return v.is_number() ? fmt::format(fmt::runtime(spec), scale * v.get<double>()) : std::string("?");
+    };
+    auto text = [](const json& v) { return v.is_null() ? std::string("?") : v.dump(); };
+    const json& lat = get(p, "latency");
+    o += fmt::format("  teacher test accuracy {}%, val {}%; latency teacher {} ms, frame {} ms (batch {})\n",
+                     num(get(p, "teacher_test_accuracy"), 100, "{:.2f}"), num(get(p, "teacher_val_accuracy"), 100, "{:.2f}"),
+                     num(get(lat, "teacher_ms"), 1, "{:.3f}"), num(get(lat, "frame_ms"), 1, "{:.3f}"),
+                     text(get(lat, "batch")));
+    const json& ec = get(p, "estimate_check");
+    const json& comps = get(ec, "compositions");
+    o += fmt::format("  drops: contexts {} on {} validation images, scaled by {} (fitted on {} validation compositions)\n",
+                     text(get(p, "contexts")), text(get(p, "drop_images")), num(get(p, "drop_scale"), 1, "{:.3f}"),
+                     text(get(p, "calibration_compositions")));
+    o += fmt::format("  additive estimate on {} random compositions ({} set): mean abs error {} points, max {}\n",
+                     comps.is_array() ? std::to_string(comps.size()) : std::string("?"),
+                     get(ec, "split").is_string() ? get(ec, "split").get<std::string>() : std::string("?"),
+                     num(get(ec, "mean_abs_error"), 100, "{:.2f}"), num(get(ec, "max_abs_error"), 100, "{:.2f}"));
   }
   o += "\nblock  convs  entry          exit           first node .. exit node\n";
   for (const auto& b : man.blocks)

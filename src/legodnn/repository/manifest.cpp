@@ -1,5 +1,6 @@
 #include "legodnn/repository/manifest.h"
 
+#include <cmath>
 #include <set>
 #include <unordered_map>
 
@@ -17,6 +18,14 @@ namespace {
 constexpr const char* kFormatName = "legodnn-repository";
 
 std::string index_field(const std::string& parent, size_t k) { return FieldReader::index(parent, k); }
+
+// A latency or an error: a finite number >= 0.
+double non_negative(const FieldReader& f, const json& obj, const std::string& parent, const std::string& key) {
+  const double x = f.get(obj, parent, key, JsonKind::Number).get<double>();
+  if (!(x >= 0.0 && std::isfinite(x)))
+    f.fail(FieldReader::join(parent, key), "must be a finite number >= 0, got " + number_string(x));
+  return x;
+}
 
 // The shared field reader, plus what only this format has: tensor files inside the repository
 // folder and graphs.
@@ -52,30 +61,37 @@ json profile_to_json(const DescendantProfile& p) {
               {"mse_retrained", p.mse_retrained}};
 }
 
-// Later build stages fill the profile in, so every field may be absent (it stays 0).
+// Every field is required: the writer always writes them all (stages not run yet leave 0), so a
+// missing one is damage, and reading it as 0 would change the optimizer's verdict. Only
+// acc_drop_profiled may be absent (repositories from before the accuracy sweep: = acc_drop).
 DescendantProfile parse_profile(const Fields& f, const json& parent_obj, const std::string& parent) {
   DescendantProfile p;
-  const json* j = f.find(parent_obj, parent, "profile", JsonKind::Object);
-  if (!j) return p;
+  const json& j = f.get(parent_obj, parent, "profile", JsonKind::Object);
   const std::string field = Fields::join(parent, "profile");
-  auto integer = [&](const char* key, int64_t& out) {
-    if (const json* v = f.find(*j, field, key, JsonKind::Integer)) out = v->get<int64_t>();
-  };
-  auto number = [&](const char* key, double& out) {
-    if (const json* v = f.find(*j, field, key, JsonKind::Number)) out = v->get<double>();
-  };
-  integer("params", p.params);
-  integer("macs", p.macs);
-  integer("bytes", p.bytes);
-  number("latency_ms", p.latency_ms);
-  number("acc_drop", p.acc_drop);
-  number("acc_drop_raw", p.acc_drop_raw);
-  number("acc_drop_se", p.acc_drop_se);
-  p.acc_drop_profiled = p.acc_drop;  // repositories from before the accuracy sweep
-  number("acc_drop_profiled", p.acc_drop_profiled);
-  number("mse_pruned", p.mse_pruned);
-  number("mse_retrained", p.mse_retrained);
+  p.params = f.integer(j, field, "params", 0);
+  p.macs = f.integer(j, field, "macs", 0);
+  p.bytes = f.integer(j, field, "bytes", 0);
+  p.latency_ms = non_negative(f, j, field, "latency_ms");
+  p.acc_drop = f.number(j, field, "acc_drop", 0.0, 1.0);
+  p.acc_drop_raw = f.number(j, field, "acc_drop_raw", -1.0, 1.0);  // a measured mean drop may be negative (noise)
+  p.acc_drop_se = f.number(j, field, "acc_drop_se", 0.0, 1.0);
+  p.acc_drop_profiled = p.acc_drop;
+  if (j.contains("acc_drop_profiled")) p.acc_drop_profiled = f.number(j, field, "acc_drop_profiled", 0.0, 1.0);
+  p.mse_pruned = non_negative(f, j, field, "mse_pruned");
+  p.mse_retrained = non_negative(f, j, field, "mse_retrained");
   return p;
+}
+
+// The manifest-wide profile: what is there must make sense, and once the profile stage is done
+// the fields the optimizer and the estimates read must be there.
+void check_model_profile(const Fields& f, const json& profile, bool profiled) {
+  if (profiled || profile.contains("teacher_test_accuracy"))
+    f.number(profile, "profile", "teacher_test_accuracy", 0.0, 1.0);
+  if (profile.contains("teacher_val_accuracy")) f.number(profile, "profile", "teacher_val_accuracy", 0.0, 1.0);
+  if (!profiled && !profile.contains("latency")) return;
+  const json& lat = f.get(profile, "profile", "latency", JsonKind::Object);
+  non_negative(f, lat, "profile.latency", "frame_ms");
+  if (lat.contains("teacher_ms")) non_negative(f, lat, "profile.latency", "teacher_ms");
 }
 
 // Checks the block's place in the teacher: known nodes owned by no other block, listed so that
@@ -276,8 +292,26 @@ Manifest parse_manifest(const json& j, const std::string& source) {
   }
   if (const json* s = f.find(j, "", "stages", JsonKind::Object)) m.stages = *s;
   if (const json* p = f.find(j, "", "profile", JsonKind::Object)) m.profile = *p;
+  check_model_profile(f, m.profile, m.stages.contains("profile"));
   if (const json* a = f.find(j, "", "accuracy_sweep", JsonKind::Object)) m.accuracy_sweep = *a;
   return m;
+}
+
+double teacher_test_accuracy(const Manifest& m, const std::string& source) {
+  const json* a = m.profile.is_object() && m.profile.contains("teacher_test_accuracy") ? &m.profile["teacher_test_accuracy"] : nullptr;
+  if (!a) throw OptionError(source + ": profile.teacher_test_accuracy: missing (the repository has not been profiled yet; rerun legodnn build)");
+  if (!a->is_number() || !(a->get<double>() >= 0.0 && a->get<double>() <= 1.0))
+    throw OptionError(source + ": profile.teacher_test_accuracy: expected a number in [0, 1], got " + a->dump());
+  return a->get<double>();
+}
+
+double frame_latency_ms(const Manifest& m, const std::string& source) {
+  const json* lat = m.profile.is_object() && m.profile.contains("latency") ? &m.profile["latency"] : nullptr;
+  const json* ms = lat && lat->is_object() && lat->contains("frame_ms") ? &(*lat)["frame_ms"] : nullptr;
+  if (!ms) throw OptionError(source + ": profile.latency.frame_ms: missing (the repository has not been profiled yet; rerun legodnn build)");
+  if (!ms->is_number() || !(ms->get<double>() >= 0.0 && std::isfinite(ms->get<double>())))
+    throw OptionError(source + ": profile.latency.frame_ms: expected a finite number >= 0, got " + ms->dump());
+  return ms->get<double>();
 }
 
 void write_manifest(const std::string& dir, const Manifest& m) {

@@ -70,6 +70,12 @@ Manifest parse_manifest(const nlohmann::json& j, const std::string& source);
 /// The manifest as JSON.
 nlohmann::json manifest_to_json(const Manifest& m);
 
+/// profile.teacher_test_accuracy of a profiled repository; throws OptionError naming `source` and
+/// the field when it is missing (not profiled) or not a fraction, never a default.
+double teacher_test_accuracy(const Manifest& m, const std::string& source);
+/// profile.latency.frame_ms likewise (a finite number >= 0).
+double frame_latency_ms(const Manifest& m, const std::string& source);
+
 /// The manifest field of descendant `descendant` of block `block`: "blocks[i].descendants[k]".
 std::string descendant_field(size_t block, size_t descendant);
 /// The path of `file`, listed at `field` of `dir`/manifest.json, after checking that it stays inside

@@ -59,9 +59,9 @@ std::vector<double> selection_sparsities(const Manifest& m, const std::vector<in
   return out;
 }
 
-double additive_estimate(const Manifest& m, const std::vector<int>& selection) {
+double additive_estimate(const Manifest& m, const std::vector<int>& selection, const std::string& source) {
   check_selection(m, selection);
-  double est = m.profile.value("teacher_test_accuracy", 0.0);
+  double est = teacher_test_accuracy(m, source);
   for (size_t b = 0; b < selection.size(); ++b) est -= m.blocks[b].descendants[selection[b]].profile.acc_drop;
   return est;
 }

@@ -19,6 +19,7 @@ std::vector<int> uniform_selection(const Manifest& m, double sparsity);
 /// The sparsity of each block's chosen descendant.
 std::vector<double> selection_sparsities(const Manifest& m, const std::vector<int>& selection);
 /// The additive estimate of a composition's test accuracy: the teacher's, less the profiled drops.
-double additive_estimate(const Manifest& m, const std::vector<int>& selection);
+/// Throws OptionError naming `source` (the manifest) when the repository was not profiled.
+double additive_estimate(const Manifest& m, const std::vector<int>& selection, const std::string& source);
 
 }  // namespace legodnn

@@ -10,8 +10,8 @@ ModelChoiceSpec choice_spec(const Manifest& m, const std::string& source) {
     throw OptionError(source + ": the repository has not been profiled yet (rerun legodnn build)");
   ModelChoiceSpec s;
   s.name = m.model;
-  s.accuracy = m.profile.value("teacher_test_accuracy", 0.0);
-  s.frame_ms = m.profile.at("latency").value("frame_ms", 0.0);
+  s.accuracy = teacher_test_accuracy(m, source);
+  s.frame_ms = frame_latency_ms(m, source);
   // Frame bytes: the teacher's tensors minus those of its original blocks.
   double total = static_cast<double>(graph_stats(m.teacher).bytes);
   for (const auto& b : m.blocks) total -= static_cast<double>(b.descendants.at(0).profile.bytes);

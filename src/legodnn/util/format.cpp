@@ -1,6 +1,7 @@
 #include "legodnn/util/format.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -131,7 +132,11 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return out + "]";
 }
 
-std::string number_string(double x) { return json(x).dump(); }
+std::string number_string(double x) {
+  if (std::isnan(x)) return "nan";  // JSON has no spelling for these (it writes null)
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  return json(x).dump();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fields

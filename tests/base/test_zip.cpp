@@ -1,0 +1,74 @@
+// The zip container of tensor files (util/zip.h), on a real tensor file of the source tree: every
+// record's CRC-32 checked against the central directory, damage named by file and record.
+#include <string>
+
+#include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
+#include "legodnn/util/zip.h"
+#include "test_util.h"
+
+using namespace legodnn;
+
+namespace {
+const std::string kSource = "weights.pt";
+
+std::string teacher_file() { return read_file(source_dir() + "/teachers/resnet20/weights.pt"); }
+}  // namespace
+
+TEST(Zip, RecordsOfARealTensorFileAreListedAndTheirCrcsHold) {
+  const std::string bytes = teacher_file();
+  const auto records = zip_records(bytes, kSource);
+  ASSERT_GT(records.size(), 10u);
+  bool pickle = false;
+  for (const auto& r : records) {
+    EXPECT_EQ(r.method, 0) << r.name;
+    EXPECT_EQ(r.size, r.uncompressed_size) << r.name;
+    EXPECT_LE(r.data_offset + r.size, bytes.size()) << r.name;
+    pickle = pickle || r.name.find("data.pkl") != std::string::npos;
+  }
+  EXPECT_TRUE(pickle);
+  EXPECT_EQ(verify_zip_crcs(bytes, kSource), records.size());
+}
+
+TEST(Zip, AFlippedBitInsideARecordIsRefusedNamingFileAndRecord) {
+  const std::string good = teacher_file();
+  const auto records = zip_records(good, kSource);
+  // The largest record (a tensor's data) and the pickle.
+  size_t big = 0;
+  for (size_t k = 0; k < records.size(); ++k)
+    if (records[k].size > records[big].size) big = k;
+  for (size_t k : {big, size_t{0}}) {
+    const auto& r = records[k];
+    ASSERT_GT(r.size, 0u);
+    std::string bad = good;
+    bad[r.data_offset + r.size / 2] ^= 0x10;
+    EXPECT_THROWS_WITH(verify_zip_crcs(bad, kSource), IoError,
+                       kSource + ": damaged tensor file: record '" + r.name + "': CRC-32 mismatch (the data has crc32:");
+  }
+  // The directory's own CRC changed instead: the same error.
+  std::string bad = good;
+  bad[records[big].directory_offset + 16] ^= 0x01;
+  EXPECT_THROWS_WITH(verify_zip_crcs(bad, kSource), IoError, "record '" + records[big].name + "': CRC-32 mismatch");
+}
+
+TEST(Zip, TruncatedOrForeignFilesAreRefusedNamingTheFile) {
+  const std::string good = teacher_file();
+  EXPECT_THROWS_WITH(verify_zip_crcs(good.substr(0, good.size() - 1), kSource), IoError,
+                     kSource + ": damaged tensor file (zip archive: no end of central directory record)");
+  EXPECT_THROWS_WITH(verify_zip_crcs(good.substr(0, good.size() / 2), kSource), IoError, kSource + ": damaged tensor file (zip archive: ");
+  EXPECT_THROWS_WITH(verify_zip_crcs(good + "tail", kSource), IoError, kSource + ": damaged tensor file (zip archive: ");
+  EXPECT_THROWS_WITH(verify_zip_crcs("", kSource), IoError, kSource + ": damaged tensor file (not a zip archive");
+  EXPECT_THROWS_WITH(verify_zip_crcs("\x80\x02}q\x00.", kSource), IoError, kSource + ": damaged tensor file (not a zip archive");
+  EXPECT_THROWS_WITH(verify_zip_crcs(std::string("PK\x03\x04", 4), kSource), IoError,
+                     kSource + ": damaged tensor file (zip archive: shorter than a zip end record)");
+  // A directory that claims more entries than it can hold.
+  const auto records = zip_records(good, kSource);
+  std::string bad = good;
+  const size_t end = bad.size() - 22;
+  bad[end + 10] = bad[end + 11] = '\xfe';
+  EXPECT_THROWS_WITH(verify_zip_crcs(bad, kSource), IoError, "than the directory holds");
+  // An entry whose local header offset points elsewhere.
+  bad = good;
+  bad[records[1].directory_offset + 42] ^= 0x04;
+  EXPECT_THROWS_WITH(verify_zip_crcs(bad, kSource), IoError, "record '" + records[1].name + "': no local header");
+}
