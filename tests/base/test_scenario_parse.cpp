@@ -30,6 +30,9 @@ TEST(Scenario, ParsesAndNamesTheFieldAtFault) {
     EXPECT_THROWS_WITH(parse_scenario(j, "s.json"), OptionError, expect);
   };
   bad([](json& j) { j["events"][0]["type"] = "explode"; }, "events[0].type");
+  // Found by fuzz_scenario: a whole number too large for an int was cast (undefined behaviour).
+  bad([](json& j) { j["window"] = 3e22; }, "s.json: window: must be a whole number from 1 to 1000000");
+  bad([](json& j) { j["window"] = 0; }, "window");
   bad([](json& j) { j["events"][1]["model"] = "zzz"; }, "events[1].model");
   bad([](json& j) { j["models"][0].erase("repo"); }, "models[0].repo");
   bad([](json& j) { j["models"][1]["name"] = "a"; }, "models[1].name");

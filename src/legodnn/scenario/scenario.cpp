@@ -74,7 +74,9 @@ Scenario parse_scenario(const nlohmann::json& j, const std::string& source, cons
     sc.processor_share = j.at("processor_share").get<bool>();
   }
   double window = number(j, "window", sc.window, source, "");
-  if (window < 1 || window != std::floor(window)) fail(source, "window", "must be a positive whole number");
+  // Bounded before the cast: a larger double does not fit an int (found by the scenario fuzzer).
+  if (!(window >= 1 && window <= 1e6) || window != std::floor(window))
+    fail(source, "window", "must be a whole number from 1 to 1000000");
   sc.window = static_cast<int>(window);
 
   if (!j.contains("models") || !j.at("models").is_array() || j.at("models").empty())
