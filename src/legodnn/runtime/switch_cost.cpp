@@ -74,16 +74,11 @@ namespace {
 std::optional<ScalingDecision> least_late_within_memory(const std::vector<ModelChoiceSpec>& models,
                                                         const SharedBudget& budget, Objective objective,
                                                         double tolerance) {
+  // raise_to_least_excess raises each deadline no composition meets to the fastest one's latency.
   std::vector<ModelChoiceSpec> late = models;
-  for (auto& m : late) {
-    double fastest = m.frame_ms;
-    for (const auto& b : m.blocks) {
-      double t = std::numeric_limits<double>::infinity();
-      for (const auto& o : b) t = std::min(t, o.latency_ms);
-      fastest += t;
-    }
-    if (fastest > m.deadline_ms) m.deadline_ms = fastest * (1 + tolerance);
-  }
+  const RaisedProblem raised = raise_to_least_excess(models, budget);
+  for (size_t m = 0; m < late.size(); ++m)
+    if (raised.models[m].deadline_ms > late[m].deadline_ms) late[m].deadline_ms = raised.models[m].deadline_ms * (1 + tolerance);
   auto relaxed = [&](double f) {
     std::vector<ModelChoiceSpec> out = late;
     for (auto& m : out) m.deadline_ms = f > 0 ? m.deadline_ms * f : std::numeric_limits<double>::infinity();
@@ -140,8 +135,9 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   out.stay_objective = std::numeric_limits<double>::quiet_NaN();
   bool all_serving = true;
   for (const auto& c : current) all_serving = all_serving && !c.empty();
+  ScalingDecision stay;
   if (all_serving) {
-    const ScalingDecision stay = evaluate_choice(models, budget, current, objective);
+    stay = evaluate_choice(models, budget, current, objective);
     out.stay_objective = stay.objective;
     out.stay_feasible = stay.feasible;
   }
@@ -165,7 +161,7 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   if (!all_serving) {
     out.why = "a model has no serving selection";
   } else if (!out.stay_feasible && !best.feasible && best.choice != current &&
-             !meaningfully_less_late(models, evaluate_choice(models, budget, current, objective),
+             !meaningfully_less_late(models, stay,
                                      evaluate_choice(models, budget, best.choice, objective), p.deadline_headroom)) {
     // Late either way, and moving would not make it less late by the headroom: every tick of
     // noise would otherwise move it between nearly equal late selections.
