@@ -101,10 +101,18 @@ TEST(Pipeline, StoppedBuildResumesAndCompletes) {
   const Manifest& m = repo.manifest();
   EXPECT_EQ(m.stages["retrain"]["resumed_after_epoch"], 1);
   EXPECT_TRUE(m.stages.contains("profile"));
+  // Stage "latency" timed every composition but the teacher (the space is 2 x 2) and fitted the
+  // block latencies to them: monotone, the original keeping its alone time.
+  ASSERT_TRUE(m.stages.contains("latency"));
+  EXPECT_EQ(m.stages["latency"]["compositions"], 3);
+  EXPECT_TRUE(m.stages.contains("sweep"));
   EXPECT_FALSE(fs::exists(dir + "/retrain_state"));
   ASSERT_EQ(m.blocks.size(), 2u);
   for (const auto& b : m.blocks) {
     EXPECT_GT(b.descendants[1].profile.latency_ms, 0.0);
+    EXPECT_GT(b.descendants[1].profile.latency_alone_ms, 0.0);
+    EXPECT_EQ(b.descendants[0].profile.latency_ms, b.descendants[0].profile.latency_alone_ms);
+    EXPECT_LE(b.descendants[1].profile.latency_ms, b.descendants[0].profile.latency_ms);
     EXPECT_LT(b.descendants[1].profile.mse_retrained, b.descendants[1].profile.mse_pruned);
     EXPECT_GE(b.descendants[1].profile.acc_drop, 0.0);
   }

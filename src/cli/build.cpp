@@ -51,6 +51,10 @@ Command add_build(CLI::App& app) {
   c->add_option("--sweep-rounds", b.sweep.rounds, "accuracy sweep: at most this many refits");
   c->add_option("--sweep-points", b.sweep.points, "accuracy sweep: budget points per axis");
   c->add_flag("--no-sweep", a->no_sweep, "skip the accuracy sweep");
+  c->add_option("--latency-compositions", b.latency_compositions,
+                "at most this many compositions timed against the teacher to fit the block latencies (0: keep the "
+                "alone-timed ones)")
+      ->check(CLI::Range(0, 100000));
   c->add_flag("--high-context", b.high_context, "also measure drops in the all-highest-sparsity context");
   c->add_option("--repeats", b.latency.repeats, "latency repeats (median)");
   c->add_option("--stop-after-epoch", b.retrain.stop_after_epoch, "stop retraining after this epoch");

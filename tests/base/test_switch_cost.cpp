@@ -236,26 +236,34 @@ TEST(SwitchCost, WhenNothingMeetsTheDeadlineMemoryStillHolds) {
   EXPECT_EQ(sd.decision.choice, optimize({m}, budget, Objective::Sum).choice);
 }
 
-// Late whatever it serves: a move must cut the lateness by more than the headroom, or the
-// selection would follow every tick of noise between nearly equal late selections.
+// Late whatever it serves: a move must cut the lateness by more than the late tolerance, or the
+// selection would follow every tick of noise between nearly equal late selections; and a late
+// model serves within the tolerance of its fastest selection, accuracy deciding only there.
 TEST(SwitchCost, LateEitherWayMovesOnlyForAClearGain) {
   ModelChoiceSpec m;
   m.name = "late";
   m.accuracy = 0.9;
   m.deadline_ms = 0.3;
   // Serving option 0; option 1 is as accurate, a little less late.
-  m.blocks = {{{0.01, 0.5, 1e3}, {0.0, 0.49, 1e3}}};
-  SwitchPolicy p;  // headroom 5%: the lateness must fall by 0.05 deadlines
+  m.blocks = {{{0.01, 0.5, 1e3}, {0.0, 0.498, 1e3}}};
+  SwitchPolicy p;  // late tolerance 1%: the lateness must fall by 0.01 deadlines
   SwitchDecision sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
   EXPECT_TRUE(sd.stays) << sd.why;
   EXPECT_FALSE(sd.decision.feasible);
-  EXPECT_NE(sd.why.find("less than the headroom"), std::string::npos) << sd.why;
-  // Arriving, it takes the more accurate of the two (within the headroom of the least lateness).
-  sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
-  EXPECT_EQ(sd.decision.choice[0][0], 1);
+  EXPECT_NE(sd.why.find("less than the late tolerance"), std::string::npos) << sd.why;
+  // Arriving, it takes the more accurate of the two (within the tolerance of the least lateness).
   m.blocks[0][1].drop = 0.05;
   sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
-  EXPECT_EQ(sd.decision.choice[0][0], 0) << "1% less late is not worth 4 points";
+  EXPECT_EQ(sd.decision.choice[0][0], 0) << "0.4% less late is not worth 4 points";
+  // 4% faster is: deadlines come first.
+  m.blocks[0][1].latency_ms = 0.48;
+  sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
+  EXPECT_EQ(sd.decision.choice[0][0], 1);
+  sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
+  EXPECT_FALSE(sd.stays) << sd.why;
+  p.late_tolerance = 0.05;  // a user who would rather keep the accuracy
+  sd = decide_switch({m}, {}, Objective::Sum, {{}}, p);
+  EXPECT_EQ(sd.decision.choice[0][0], 0);
   m.blocks[0][1].drop = 0.0;
   m.blocks[0][1].latency_ms = 0.35;  // 0.17 deadlines late instead of 0.67
   sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);

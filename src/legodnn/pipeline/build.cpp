@@ -179,6 +179,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
       for (size_t j = 0; j < fams[i].descendants.size(); ++j) {
         double ms = measure_latency_ms(fams[i].descendants[j], man.blocks[i].entry_shape, o.latency);
         man.blocks[i].descendants[j].profile.latency_ms = ms;
+        man.blocks[i].descendants[j].profile.latency_alone_ms = ms;
         if (j == 0) blocks_ms += ms;
       }
     double teacher_ms = measure_latency_ms(teacher, man.input_shape, o.latency);
@@ -233,6 +234,57 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
     man.stages["profile"] = {{"seconds", since(t0)}};
     write_manifest(dir, man);
     res.ran.push_back("profile");
+  }
+
+  // ---- stage 3b: latency as served (latency_fit.h) ----
+  if (man.stages.contains("latency")) {
+    res.skipped.push_back("latency");
+  } else if (o.latency_compositions > 0) {
+    auto t0 = Clock::now();
+    std::vector<int> per;
+    std::vector<std::vector<double>> alone;
+    for (const auto& b : man.blocks) {
+      per.push_back(static_cast<int>(b.descendants.size()));
+      alone.emplace_back();
+      for (const auto& d : b.descendants) alone.back().push_back(d.profile.latency_alone_ms);
+    }
+    int unknowns = 0;
+    for (int n : per) unknowns += n - 1;
+    const int count = std::min(o.latency_compositions, std::max(24, 3 * unknowns));
+    auto choices = latency_compositions(per, count, o.seed + 2000);
+    // The profiled teacher, as the estimate has it: frame plus the original blocks.
+    double teacher_ms = frame_latency_ms(man, manifest_path);
+    for (const auto& a : alone) teacher_ms += a[0];
+    spdlog::info("build: timing {} compositions against the teacher ({} rounds each)", choices.size(),
+                 std::max(3, o.latency_rounds));
+    auto obs = time_savings(teacher, fams, choices, o.latency, o.latency_rounds, teacher_ms);
+    // Every fifth composition held out: the fit is judged on compositions it did not see, then
+    // refitted on all of them.
+    std::vector<LatencyObservation> fit_on, held_out;
+    for (size_t c = 0; c < obs.size(); ++c) (c % 5 == 4 ? held_out : fit_on).push_back(obs[c]);
+    auto before = latency_fit_error(alone, held_out);
+    auto after = latency_fit_error(fit_block_latencies(alone, fit_on), held_out);
+    auto fitted = fit_block_latencies(alone, obs);
+    for (size_t i = 0; i < man.blocks.size(); ++i)
+      for (size_t j = 0; j < man.blocks[i].descendants.size(); ++j)
+        man.blocks[i].descendants[j].profile.latency_ms = fitted[i][j];
+    spdlog::info("build: latency of held-out compositions (saving against the teacher): alone-timed blocks "
+                 "{:.3f} ms mean error ({:.3f} max), fitted {:.3f} ({:.3f})",
+                 before.mean_abs_ms, before.max_abs_ms, after.mean_abs_ms, after.max_abs_ms);
+    man.stages["latency"] = {
+        {"seconds", since(t0)},
+        {"compositions", obs.size()},
+        {"rounds", std::max(3, o.latency_rounds)},
+        {"held_out", {{"count", before.count},
+                      {"alone_mean_abs_ms", before.mean_abs_ms}, {"alone_max_abs_ms", before.max_abs_ms},
+                      {"fitted_mean_abs_ms", after.mean_abs_ms}, {"fitted_max_abs_ms", after.max_abs_ms}}}};
+    // The sweep's picks depend on the latencies: one made before this stage is made again.
+    if (man.stages.contains("sweep")) {
+      spdlog::info("build: the accuracy sweep was made with the alone-timed latencies; it runs again");
+      man.stages.erase("sweep");
+    }
+    write_manifest(dir, man);
+    res.ran.push_back("latency");
   }
 
   // ---- stage 4: accuracy sweep (calibrate.h) ----

@@ -1,5 +1,6 @@
 #pragma once
-// `legodnn build`: teacher -> blocks -> descendants -> retraining -> profiling -> accuracy sweep ->
+// `legodnn build`: teacher -> blocks -> descendants -> retraining -> profiling -> latency as served ->
+// accuracy sweep ->
 // block repository.
 // Each stage is recorded in the manifest when complete; a rerun skips completed stages and
 // resumes retraining after its last completed epoch.
@@ -28,6 +29,8 @@ struct BuildOptions {
   bool high_context = false;     ///< also measure drops inside the all-highest-sparsity context
   int calibration_compositions = 10;  ///< random compositions (validation) that fit the drop scale
   int check_compositions = 20;   ///< random compositions that check the additive estimate (test set)
+  int latency_compositions = 240; ///< at most this many compositions timed by stage "latency" (0: no stage)
+  int latency_rounds = 31;       ///< paired teacher/composition rounds per timed composition
   bool accuracy_sweep = true;    ///< run the accuracy sweep (stage "sweep") after profiling
   SweepOptions sweep;            ///< its options (measured on the whole validation split)
   uint64_t seed = 0;

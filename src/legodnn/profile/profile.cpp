@@ -32,6 +32,45 @@ double measure_latency_ms(const Model& m, const Shape& input_shape, const Latenc
   return t[t.size() / 2];
 }
 
+std::vector<LatencyObservation> time_savings(const Model& teacher, const std::vector<BlockFamily>& fams,
+                                             const std::vector<std::vector<int>>& choices, const LatencyOptions& o,
+                                             int rounds, double teacher_ms) {
+  Model ft = fold_batch_norm(teacher);
+  Executor te(ft.graph, ft.weights);
+  auto shapes = teacher.graph.infer_shapes();
+  std::vector<int64_t> shape{o.batch};
+  const Shape& in = shapes[teacher.graph.index(teacher.graph.input())];
+  shape.insert(shape.end(), in.begin(), in.end());
+  const int repeats = std::max(3, rounds);
+  at::InferenceMode guard;
+  at::Tensor x = at::randn(shape);
+  auto ms = [&](const Executor& e) {
+    auto t0 = std::chrono::steady_clock::now();
+    e.forward(x);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<LatencyObservation> out;
+  for (const auto& c : choices) {
+    Model fc = fold_batch_norm(compose(teacher, fams, c));
+    Executor ce(fc.graph, fc.weights);
+    for (int i = 0; i < o.warmup; ++i) ms(te), ms(ce);
+    std::vector<double> d;
+    for (int i = 0; i < repeats; ++i) {
+      const double a = ms(te);
+      d.push_back(1 - ms(ce) / std::max(a, 1e-9));
+    }
+    const double m = median(d);
+    std::vector<double> dev;
+    for (double v : d) dev.push_back(std::abs(v - m));
+    out.push_back({c, teacher_ms * m, teacher_ms * 1.25 * 1.4826 * median(dev) / std::sqrt(static_cast<double>(repeats))});
+  }
+  return out;
+}
+
 Correctness correctness(const Model& m, const Split& data, int64_t batch_size) {
   Model f = fold_batch_norm(m);
   Executor ex(f.graph, f.weights);

@@ -6,6 +6,7 @@
 
 #include "legodnn/blocks/prune.h"
 #include "legodnn/data/fashion_mnist.h"
+#include "legodnn/profile/latency_fit.h"
 
 namespace legodnn {
 
@@ -19,6 +20,16 @@ struct LatencyOptions {
 /// Median forward time (ms) of `m` after conv+bn folding, in inference mode, on random input of
 /// per-sample shape `input_shape`.
 double measure_latency_ms(const Model& m, const Shape& input_shape, const LatencyOptions& o = {});
+
+/// Paired timing of compositions against the teacher (latency_fit.h): per composition, after
+/// `o.warmup` rounds, `rounds` rounds of one teacher forward and one composition forward in turn.
+/// A shared machine's speed drifts by tens of percent within seconds, which scales every time, so
+/// the saving is measured as a fraction of the teacher's time in the same round (the median over
+/// rounds) and given in ms of `teacher_ms`, the profiled teacher latency; its standard error is
+/// 1.25 * 1.4826 * MAD / sqrt(rounds), in the same ms.
+std::vector<LatencyObservation> time_savings(const Model& teacher, const std::vector<BlockFamily>& fams,
+                                             const std::vector<std::vector<int>>& choices, const LatencyOptions& o,
+                                             int rounds, double teacher_ms);
 
 /// Accuracy and per-image correctness of a model on a split (inference mode, folded).
 struct Correctness {

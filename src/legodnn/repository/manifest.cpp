@@ -55,6 +55,7 @@ class Fields : public FieldReader {
 json profile_to_json(const DescendantProfile& p) {
   return json{{"params", p.params},         {"macs", p.macs},
               {"bytes", p.bytes},           {"latency_ms", p.latency_ms},
+              {"latency_alone_ms", p.latency_alone_ms},
               {"acc_drop", p.acc_drop},     {"acc_drop_raw", p.acc_drop_raw},
               {"acc_drop_se", p.acc_drop_se}, {"acc_drop_profiled", p.acc_drop_profiled},
               {"mse_pruned", p.mse_pruned},
@@ -63,7 +64,8 @@ json profile_to_json(const DescendantProfile& p) {
 
 // Every field is required: the writer always writes them all (stages not run yet leave 0), so a
 // missing one is damage, and reading it as 0 would change the optimizer's verdict. Only
-// acc_drop_profiled may be absent (repositories from before the accuracy sweep: = acc_drop).
+// acc_drop_profiled and latency_alone_ms may be absent (repositories from before the accuracy sweep
+// and the latency stage: = acc_drop, = latency_ms).
 DescendantProfile parse_profile(const Fields& f, const json& parent_obj, const std::string& parent) {
   DescendantProfile p;
   const json& j = f.get(parent_obj, parent, "profile", JsonKind::Object);
@@ -72,6 +74,7 @@ DescendantProfile parse_profile(const Fields& f, const json& parent_obj, const s
   p.macs = f.integer(j, field, "macs", 0);
   p.bytes = f.integer(j, field, "bytes", 0);
   p.latency_ms = non_negative(f, j, field, "latency_ms");
+  p.latency_alone_ms = j.contains("latency_alone_ms") ? non_negative(f, j, field, "latency_alone_ms") : p.latency_ms;
   p.acc_drop = f.number(j, field, "acc_drop", 0.0, 1.0);
   p.acc_drop_raw = f.number(j, field, "acc_drop_raw", -1.0, 1.0);  // a measured mean drop may be negative (noise)
   p.acc_drop_se = f.number(j, field, "acc_drop_se", 0.0, 1.0);

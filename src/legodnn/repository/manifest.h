@@ -21,7 +21,9 @@ struct DescendantProfile {
   int64_t params = 0;
   int64_t macs = 0;             ///< multiply-adds per sample (conv2d + linear)
   int64_t bytes = 0;            ///< float32 bytes of its tensors
-  double latency_ms = 0;        ///< batch-1 median, folded conv+bn, inference mode (0 = not measured)
+  double latency_ms = 0;        ///< batch-1 median, folded conv+bn, inference mode (0 = not measured); fitted to
+                                ///< timed compositions by stage "latency" (latency_fit.h)
+  double latency_alone_ms = 0;  ///< the descendant timed alone (stage "profile"; absent: = latency_ms)
   double acc_drop = 0;          ///< accuracy drop (fraction, 0..1) used by the optimizer (monotone in sparsity)
   double acc_drop_raw = 0;      ///< the measured mean drop before the monotone fix
   double acc_drop_se = 0;       ///< its standard error

@@ -17,6 +17,8 @@ void validate_policy(const SwitchPolicy& p) {
                 "switch policy: deadline headroom must be in [0, 1), got ", p.deadline_headroom);
   LEGODNN_CHECK(p.cached_fraction >= 0 && p.cached_fraction <= 1, OptionError,
                 "switch policy: the cached fraction must be in [0, 1], got ", p.cached_fraction);
+  LEGODNN_CHECK(p.late_tolerance >= 0 && p.late_tolerance < 1, OptionError,
+                "switch policy: the late tolerance must be in [0, 1), got ", p.late_tolerance);
 }
 
 std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
@@ -65,9 +67,10 @@ namespace {
 // excess, which may trade memory for latency (with blocks, the fastest composition need not be
 // the smallest) and takes accuracy into account only between equally late selections. Memory
 // that is not there cannot be used, while a late answer is still an answer; and a model that will
-// be late anyway should not give up points of accuracy for a percent less lateness. So: only the
+// be late anyway is to be as little late as it can: misses grow fast with lateness. So: only the
 // models that cannot meet their deadline get it relaxed, to their fastest composition's latency
-// plus `tolerance`; memory and the processor share hold; the objective decides within that. When
+// plus `tolerance` (small: estimate noise); memory and the processor share hold; the objective
+// decides within that. When
 // memory couples the models so that this admits nothing, every deadline is relaxed further by the
 // least common factor that admits a selection (bisection to 1%). Empty when nothing fits the
 // memory budget even without deadlines.
@@ -150,7 +153,7 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
   ScalingDecision best = optimize(roomy, budget, objective);
   if (!out.stay_feasible && !best.feasible && p.deadline_headroom > 0) best = optimize(charged, budget, objective);
   if (!out.stay_feasible && !best.feasible) {
-    if (auto within = least_late_within_memory(charged, budget, objective, p.deadline_headroom)) {
+    if (auto within = least_late_within_memory(charged, budget, objective, p.late_tolerance)) {
       best = std::move(*within);
       best.feasible = false;  // its deadlines were relaxed
     }
@@ -162,12 +165,12 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
     out.why = "a model has no serving selection";
   } else if (!out.stay_feasible && !best.feasible && best.choice != current &&
              !meaningfully_less_late(models, stay,
-                                     evaluate_choice(models, budget, best.choice, objective), p.deadline_headroom)) {
-    // Late either way, and moving would not make it less late by the headroom: every tick of
+                                     evaluate_choice(models, budget, best.choice, objective), p.late_tolerance)) {
+    // Late either way, and moving would not make it less late by the tolerance: every tick of
     // noise would otherwise move it between nearly equal late selections.
     out.stays = true;
     out.charged_objective = out.stay_objective;
-    out.why = "nothing meets the budgets; moving would cut the lateness by less than the headroom";
+    out.why = "nothing meets the budgets; moving would cut the lateness by less than the late tolerance";
     chosen = current;
   } else if (!out.stay_feasible) {
     out.stays = best.choice == current;

@@ -46,6 +46,11 @@ struct SwitchPolicy {
   /// What a block taken from the cache of inactive blocks costs, as a fraction of its price from
   /// disk (a warm switch costs about a tenth of a cold one's time: README, bench_serving).
   double cached_fraction = 0.1;
+  /// When a model cannot meet its deadline whatever it serves, deadlines come first: it serves a
+  /// selection at most this fraction slower than its fastest (accuracy decides only within that),
+  /// and it moves between late selections only when that cuts the summed lateness by more than
+  /// this (in deadlines), so that noise does not move it back and forth.
+  double late_tolerance = 0.01;
 };
 
 /// Per model, which options the cache holds: [model][block][option]; an empty entry (or an
