@@ -90,6 +90,14 @@ Command add_run(CLI::App& app) {
   c->add_option("--switch-cost", a->switch_cost_points,
                 "accuracy points a switch pays per MB it moves (default " + number_string(a->switch_cost_points) + ")")
       ->check(CLI::Range(0.0, 100.0));
+  c->add_option("--deadline-headroom", a->run.switching.deadline_headroom,
+                "fraction of each deadline a switch leaves free when it can (default " +
+                    number_string(RunOptions{}.switching.deadline_headroom) + ")")
+      ->check(CLI::Range(0.0, 0.5));
+  c->add_option("--late-tolerance", a->run.switching.late_tolerance,
+                "a model late whatever it serves takes a selection at most this fraction slower than its fastest "
+                "(default " + number_string(RunOptions{}.switching.late_tolerance) + ")")
+      ->check(CLI::Range(0.0, 0.5));
   c->add_option("--hysteresis", a->hysteresis_points,
                 "accuracy points a switch no budget forces must gain (default " + number_string(a->hysteresis_points) + ")")
       ->check(CLI::Range(0.0, 100.0));

@@ -42,3 +42,16 @@ TEST(Scenario, ParsesAndNamesTheFieldAtFault) {
   bad([](json& j) { j["objective"] = "best"; }, "objective");
   EXPECT_THROWS_WITH(load_scenario("/nonexistent/s.json"), IoError, "/nonexistent/s.json");
 }
+
+TEST(ScenarioParse, ArrivalsAreStaggeredUnlessAligned) {
+  auto base = nlohmann::json::parse(R"({"models": [{"name": "a", "repo": "r"}]})");
+  EXPECT_FALSE(parse_scenario(base, "s.json").aligned_arrivals);
+  base["arrivals"] = "aligned";
+  EXPECT_TRUE(parse_scenario(base, "s.json").aligned_arrivals);
+  base["arrivals"] = "staggered";
+  EXPECT_FALSE(parse_scenario(base, "s.json").aligned_arrivals);
+  base["arrivals"] = "random";
+  EXPECT_THROWS_WITH(parse_scenario(base, "s.json"), OptionError, "s.json: arrivals: must be \"staggered\" or \"aligned\"");
+  base["arrivals"] = 1;
+  EXPECT_THROWS_WITH(parse_scenario(base, "s.json"), OptionError, "s.json: arrivals: must be a string");
+}

@@ -42,7 +42,7 @@ struct SwitchPolicy {
   double hysteresis = 0.005;
   /// A voluntary switch must meet every deadline with this fraction of it to spare; a forced one
   /// does when any selection can.
-  double deadline_headroom = 0.05;
+  double deadline_headroom = 0.15;
   /// What a block taken from the cache of inactive blocks costs, as a fraction of its price from
   /// disk (a warm switch costs about a tenth of a cold one's time: README, bench_serving).
   double cached_fraction = 0.1;

@@ -118,10 +118,16 @@ struct Slot {
   int steps = 0;
 };
 
-void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, int64_t offset, int window) {
+// Serves requests at `first` and every period after it (back to back without a rate). A request
+// whose time has passed when the previous one ends is skipped, as a camera's frame would be: the
+// schedule keeps its phase.
+void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, int64_t offset, int window,
+                Clock::time_point first) {
   const int64_t n = test.size();
   const double period_s = s.cfg.rate_hz > 0 ? 1.0 / s.cfg.rate_hz : 0.0;
-  auto next = Clock::now();
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period_s));
+  auto next = first;
+  if (period_s > 0) std::this_thread::sleep_until(next);
   // The first forwards of a new serving state are slow once (allocations, cold caches): they are
   // served and counted, but kept out of the latency tail the plan is made from, where a few of
   // them would hold the quantile up for a whole window.
@@ -170,10 +176,10 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
       }
     }
     if (period_s > 0) {
-      next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(period_s));
-      auto now = Clock::now();
-      if (next < now) next = now;
-      else std::this_thread::sleep_until(next);
+      next += period;
+      const auto now = Clock::now();
+      while (next < now) next += period;
+      std::this_thread::sleep_until(next);
     }
   }
 }
@@ -304,6 +310,7 @@ class ScenarioRunner {
   Plan solve(const std::string& why);
   bool apply(const Plan& p, std::vector<Applied>& done);
   bool open_model(Slot& s, const std::vector<int>& choice, SwitchReport& r);
+  Clock::time_point first_request(const Slot& s) const;
   void share_cache(const Plan& p);
   void record_switch(const Plan& p, const Applied& a, const std::string& why);
   void apply_event(const ScenarioEvent& e);
@@ -515,6 +522,21 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
   return true;
 }
 
+// The first request time of a model that starts serving now: the next point of its schedule,
+// start + phase + k periods, where the phase staggers the models over the period unless the
+// scenario aligns them (scenario.h).
+Clock::time_point ScenarioRunner::first_request(const Slot& s) const {
+  const auto now = Clock::now();
+  if (!(s.cfg.rate_hz > 0)) return now;
+  const double period_s = 1.0 / s.cfg.rate_hz;
+  size_t index = 0;
+  while (index < slots_.size() && slots_[index].get() != &s) ++index;
+  const double phase_s = sc_.aligned_arrivals ? 0.0 : period_s * static_cast<double>(index) / slots_.size();
+  const double since_s = std::chrono::duration<double>(now - start_).count();
+  const double k = std::max(0.0, std::ceil((since_s - phase_s) / period_s));
+  return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(phase_s + k * period_s));
+}
+
 // Opens an arriving model at `choice` and starts its serving thread; on failure records it and
 // makes the model inactive.
 bool ScenarioRunner::open_model(Slot& s, const std::vector<int>& choice, SwitchReport& r) {
@@ -536,7 +558,8 @@ bool ScenarioRunner::open_model(Slot& s, const std::vector<int>& choice, SwitchR
   r.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   s.deadline_now = s.deadline_ms;
   const int64_t offset = static_cast<int64_t>(rng_() % static_cast<uint64_t>(test_.size()));
-  s.thread = std::thread(serve_loop, std::ref(s), std::cref(test_), std::cref(labels_), offset, sc_.window);
+  s.thread = std::thread(serve_loop, std::ref(s), std::cref(test_), std::cref(labels_), offset, sc_.window,
+                         first_request(s));
   return true;
 }
 

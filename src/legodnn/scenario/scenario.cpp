@@ -73,6 +73,11 @@ Scenario parse_scenario(const nlohmann::json& j, const std::string& source, cons
     if (!j.at("processor_share").is_boolean()) fail(source, "processor_share", "must be true or false");
     sc.processor_share = j.at("processor_share").get<bool>();
   }
+  if (j.contains("arrivals")) {
+    const std::string a = text(j, "arrivals", source, "", false);
+    if (a != "staggered" && a != "aligned") fail(source, "arrivals", "must be \"staggered\" or \"aligned\", got \"" + a + "\"");
+    sc.aligned_arrivals = a == "aligned";
+  }
   double window = number(j, "window", sc.window, source, "");
   // Bounded before the cast: a larger double does not fit an int (found by the scenario fuzzer).
   if (!(window >= 1 && window <= 1e6) || window != std::floor(window))

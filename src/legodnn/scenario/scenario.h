@@ -40,6 +40,11 @@ struct Scenario {
   Objective objective = Objective::Sum;
   bool processor_share = false;
   int window = 200;             ///< labelled images in the rolling accuracy window
+  /// When the models' requests come: "staggered" (default; model k of n, in file order, at k/n of
+  /// its period past each period's start, as independent apps' timers or cameras would) or
+  /// "aligned" (every model's requests at the same instants, as if all read one camera's frames:
+  /// they contend for the cores at every frame).
+  bool aligned_arrivals = false;
   std::vector<ScenarioModel> models;
   std::vector<ScenarioEvent> events;  ///< sorted by time (stable)
 };
