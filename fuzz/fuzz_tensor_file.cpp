@@ -1,7 +1,7 @@
-// Fuzz target: a tensor file's bytes (tensors_from_bytes: the zip's CRC-32s, then LibTorch's
-// unpickler, then the NaN/Inf check). Most mutations break a CRC and stop at the zip check; so
-// that the unpickler behind it is reached too, each input is also tried with its CRCs recomputed,
-// as a hostile file would have them.
+// Fuzz target: a tensor file's bytes (tensors_from_bytes: the zip's CRC-32s, the walk over
+// data.pkl's opcodes, then LibTorch's unpickler, then the NaN/Inf check). Most mutations break a
+// CRC and stop at the zip check; so that the walk and the unpickler behind it are reached too,
+// each input is also tried with its CRCs recomputed, as a hostile file would have them.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 

@@ -15,6 +15,7 @@
 #include "legodnn/models/builder.h"
 #include "legodnn/models/zoo.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
 #include "legodnn/util/process.h"
 #include "legodnn/util/zip.h"
@@ -178,6 +179,33 @@ TEST(Serialize, AFlippedBitInATensorRecordIsRefusedNamingFileAndRecord) {
   EXPECT_NO_THROW(torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end())));
   atomic_write_file(path, bytes);
   EXPECT_THROWS_WITH(load_model(dir), IoError, path + ": damaged tensor file: record '" + big->name + "': CRC-32 mismatch");
+  fs::remove_all(dir);
+}
+
+// fuzz_tensor_file's finding: a BINUNICODE in data.pkl claiming 0xFFFFFFFE bytes (CRCs sound) made
+// LibTorch 1.13 reserve 4 GiB before failing; load_tensors walks the pickle first and names the byte.
+TEST(Serialize, APickleLengthBeyondTheRecordIsRefusedBeforeTorchReadsIt) {
+  const std::string path = source_dir() + "/tests/fixtures/tensor-unpickler-4gib.pt";
+  EXPECT_THROWS_WITH(load_tensors(path), IoError,
+                     path + ": damaged tensor file: record 'archive/data.pkl': opcode BINUNICODE at byte 573 claims "
+                            "4294967294 bytes, the record has 280 left");
+  // The same damage made to a file our writer wrote: the first string's length, CRCs recomputed.
+  std::string dir = temp_dir();
+  Graph g = graph_from_json(tiny_graph_json(), "tiny.json");
+  save_tensors(dir + "/w.pt", init_weights(g, 0));
+  std::string bytes = read_file(dir + "/w.pt");
+  for (const auto& r : zip_records(bytes, "w.pt")) {
+    if (r.name.find("data.pkl") == std::string::npos) continue;
+    const size_t x = bytes.find('X', r.data_offset);  // BINUNICODE: 'X', then a 4-byte length
+    ASSERT_LT(x + 5, r.data_offset + r.size);
+    for (int k = 1; k <= 4; ++k) bytes[x + k] = '\xff';
+    Crc32 crc;
+    crc.update(bytes.data() + r.data_offset, static_cast<size_t>(r.size));
+    for (int k = 0; k < 4; ++k) bytes[r.directory_offset + 16 + k] = static_cast<char>((crc.value() >> (8 * k)) & 0xff);
+  }
+  atomic_write_file(dir + "/w.pt", bytes);
+  EXPECT_THROWS_WITH(load_tensors(dir + "/w.pt"), IoError, "/w.pt: damaged tensor file: record 'archive/data.pkl': opcode BINUNICODE at byte ");
+  EXPECT_THROWS_WITH(load_tensors(dir + "/w.pt"), IoError, " claims 4294967295 bytes, the record has ");
   fs::remove_all(dir);
 }
 

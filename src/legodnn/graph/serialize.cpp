@@ -10,6 +10,7 @@
 #include "legodnn/util/error.h"
 #include "legodnn/util/format.h"
 #include "legodnn/util/fs.h"
+#include "legodnn/util/pickle_check.h"
 #include "legodnn/util/zip.h"
 
 namespace legodnn {
@@ -37,6 +38,9 @@ Weights tensors_from_bytes(const std::string& bytes, const std::string& path) {
   // LibTorch's zip reader does not check the records' CRC-32s: a flipped bit inside a tensor
   // would load as a wrong weight. Checked here, naming the record.
   verify_zip_crcs(bytes, path);
+  // Nor does its unpickler check the pickle's length fields against the data: a string length of
+  // 0xFFFFFFFF reserves 4 GiB before the read fails. Walked here first, torch-free.
+  check_tensor_file_pickles(bytes, path);
   c10::IValue v;
   try {
     v = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));

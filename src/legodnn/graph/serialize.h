@@ -16,7 +16,8 @@ void save_tensors(const std::string& path, const Weights& w);
 /// throws IoError naming the file when it is missing or damaged.
 Weights load_tensors(const std::string& path);
 /// The tensors of a tensor file's bytes (what load_tensors does once the file is read): the zip's
-/// CRC-32s checked, then unpickled; NaN or infinite weights refused. Errors start with `source`.
+/// CRC-32s checked, the pickle's opcodes walked (util/pickle_check.h), then unpickled; NaN or
+/// infinite weights refused. Errors start with `source`.
 Weights tensors_from_bytes(const std::string& bytes, const std::string& source);
 
 /// Saves a model to a folder: model.json (graph and `meta`) and weights.pt.
