@@ -255,9 +255,9 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
     // The profiled teacher, as the estimate has it: frame plus the original blocks.
     double teacher_ms = frame_latency_ms(man, manifest_path);
     for (const auto& a : alone) teacher_ms += a[0];
-    spdlog::info("build: timing {} compositions against the teacher ({} rounds each)", choices.size(),
-                 std::max(3, o.latency_rounds));
-    auto obs = time_savings(teacher, fams, choices, o.latency, o.latency_rounds, teacher_ms);
+    const int rounds = std::max(3, o.latency_rounds);
+    spdlog::info("build: timing {} compositions against the teacher ({} rounds each)", choices.size(), rounds);
+    auto obs = time_savings(teacher, fams, choices, o.latency, rounds, teacher_ms);
     // Every fifth composition held out: the fit is judged on compositions it did not see, then
     // refitted on all of them.
     std::vector<LatencyObservation> fit_on, held_out;
@@ -274,7 +274,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
     man.stages["latency"] = {
         {"seconds", since(t0)},
         {"compositions", obs.size()},
-        {"rounds", std::max(3, o.latency_rounds)},
+        {"rounds", rounds},
         {"held_out", {{"count", before.count},
                       {"alone_mean_abs_ms", before.mean_abs_ms}, {"alone_max_abs_ms", before.max_abs_ms},
                       {"fitted_mean_abs_ms", after.mean_abs_ms}, {"fitted_max_abs_ms", after.max_abs_ms}}}};
