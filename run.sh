@@ -104,6 +104,8 @@ case "$cmd" in
       # Every target (fuzz/findings/README.md has none open). The tensor-file target needs LibTorch,
       # so it is built in a tree of its own with Torch (build-fuzz).
       log "the fuzz targets, ${LEGODNN_CI_FUZZ_SECONDS:-30} s each"
+      # A fixed seed: a CI run repeats the same mutations (longer, fresh fuzzing: ./run.sh fuzz).
+      export LEGODNN_FUZZ_SEED=${LEGODNN_FUZZ_SEED:-1}
       LEGODNN_FUZZ_BASE_ONLY=1 LEGODNN_FUZZ_BUILD_DIR=build-fuzz-base fuzz "${LEGODNN_CI_FUZZ_SECONDS:-30}" manifest model baseline scenario
       LEGODNN_FUZZ_BUILD_DIR=build-fuzz fuzz "${LEGODNN_CI_FUZZ_SECONDS:-30}" tensor_file
     fi ;;

@@ -8,7 +8,8 @@
 #   scripts/fuzz.sh --seeds    rewrites fuzz/seeds/ from the tests' tiny repository and baseline
 #                              (needs the main build: ./run.sh build)
 # Environment: LEGODNN_FUZZ_BUILD_DIR (build-fuzz), LEGODNN_FUZZ_BASE_ONLY=1 (only the torch-free
-# targets: no Torch in that tree), LEGODNN_JOBS.
+# targets: no Torch in that tree), LEGODNN_FUZZ_SEED (libFuzzer's -seed; unset: a new one each run,
+# CI sets one so that its run repeats the same mutations), LEGODNN_JOBS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -64,8 +65,10 @@ for t in "${TARGETS[@]}"; do
   log "fuzz_$t for ${SECONDS_PER_TARGET} s (log: $out)"
   # Leaks are not what this looks for (LibTorch keeps allocations to the end on purpose).
   status=0
+  seed=()
+  [ -n "${LEGODNN_FUZZ_SEED:-}" ] && seed=(-seed="$LEGODNN_FUZZ_SEED")
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-    "$BUILD_DIR/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2560 \
+    "$BUILD_DIR/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" "${seed[@]}" -timeout=20 -rss_limit_mb=2560 \
     -dict=fuzz/json.dict -print_final_stats=1 -artifact_prefix="$BUILD_DIR/artifacts/$t-" \
     "$corpus" "${seeds[@]}" >"$out" 2>&1 || status=$?
   runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$' || echo "?")

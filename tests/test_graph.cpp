@@ -153,6 +153,18 @@ TEST(Serialize, NonFiniteWeightsAndNonRegularFilesAreRefused) {
     save_model(dir, b, json::object());
     EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/weights.pt: tensor 'c.weight' holds NaN or infinite values");
   }
+  // fuzz_tensor_file's third finding: a pickle that rebuilds a quantized tensor loaded, and the first
+  // sum over it threw from ATen. Only dense float32 tensors are weights.
+  const at::Tensor w = m.weights.at("c.weight");
+  const std::vector<std::pair<at::Tensor, std::string>> foreign = {
+      {w.to(at::kDouble), "is Double, not a dense float32 CPU tensor"},
+      {at::quantize_per_tensor(w, 0.1, 0, at::kQUInt8), "is QUInt8 (quantized), not a dense float32 CPU tensor"}};
+  for (const auto& [t, why] : foreign) {
+    Weights bad = m.weights;
+    bad["c.weight"] = t;
+    save_tensors(dir + "/weights.pt", bad);
+    EXPECT_THROWS_WITH(load_tensors(dir + "/weights.pt"), IoError, dir + "/weights.pt: tensor 'c.weight' " + why);
+  }
   // A link to a device would be read forever: refused before reading.
   fs::remove(dir + "/weights.pt");
   fs::create_symlink("/dev/zero", dir + "/weights.pt");
@@ -180,6 +192,22 @@ TEST(Serialize, AFlippedBitInATensorRecordIsRefusedNamingFileAndRecord) {
   atomic_write_file(path, bytes);
   EXPECT_THROWS_WITH(load_model(dir), IoError, path + ": damaged tensor file: record '" + big->name + "': CRC-32 mismatch");
   fs::remove_all(dir);
+}
+
+// fuzz_tensor_file's fourth finding (CRCs recomputed): a tensor whose sizes reach past its storage
+// (here an empty one) loaded, and the NaN check read through a null pointer (SEGV in ATen).
+TEST(Serialize, ATensorReachingPastItsStorageIsRefusedBeforeItIsRead) {
+  const std::string path = source_dir() + "/tests/fixtures/tensor-past-storage.pt";
+  EXPECT_THROWS_WITH(load_tensors(path), IoError, path + ": tensor 's1.b0.bn1.bias' (sizes [2]) reaches past its storage of 0 bytes");
+}
+
+// fuzz_tensor_file's second finding: the zip end record's total entry count (8) was lower than its
+// count on this disk (12), so the CRC and pickle checks saw 8 records and LibTorch's miniz all 12,
+// data.pkl among them unchecked (its BINUNICODE claimed 2.3 GB: bad_alloc). Refused at the zip.
+TEST(Serialize, AZipWhoseEntryCountsDisagreeIsRefusedBeforeTorchReadsIt) {
+  const std::string path = source_dir() + "/tests/fixtures/tensor-entry-counts-differ.pt";
+  EXPECT_THROWS_WITH(load_tensors(path), IoError,
+                     path + ": damaged tensor file (zip archive: the end record's two entry counts differ (12 and 8))");
 }
 
 // fuzz_tensor_file's finding: a BINUNICODE in data.pkl claiming 0xFFFFFFFE bytes (CRCs sound) made

@@ -58,17 +58,35 @@ Directory find_directory(const Bytes& z) {
   Directory d;
   d.end = at;
   if (z.u16(at + 4, "disk number") != 0 || z.u16(at + 6, "directory disk") != 0) z.fail("a multi-disk archive");
+  // Two counts: the entries on this disk and in all. Readers differ in which they trust (miniz, which
+  // LibTorch uses, takes the first; this walk took the second), so a file where they differ could show
+  // this check one set of records and LibTorch another: refused.
   d.entries = z.u16(at + 10, "entry count");
+  if (z.u16(at + 8, "entry count on this disk") != d.entries)
+    z.fail("the end record's two entry counts differ (" + std::to_string(z.u16(at + 8, "entry count on this disk")) + " and " +
+           std::to_string(d.entries) + ")");
   d.size = z.u32(at + 12, "directory size");
   d.offset = z.u32(at + 16, "directory offset");
-  if (d.entries == 0xFFFF || d.size == 0xFFFFFFFF || d.offset == 0xFFFFFFFF) {  // zip64
-    if (at < kLocatorSize || z.u32(at - kLocatorSize, "zip64 locator") != kLocator64Sig)
-      z.fail("zip64 fields without a zip64 locator");
+  // Zip64: a locator before the end record points at a 64-bit copy of these fields. miniz (in
+  // LibTorch) reads that copy whenever the locator is there, and LibTorch's writer always adds one,
+  // so it is read here whenever it is there too, and must agree with every field the end record
+  // does not leave to it (0xFFFF...): otherwise this check and LibTorch would see two directories.
+  const bool needs64 = d.entries == 0xFFFF || d.size == 0xFFFFFFFF || d.offset == 0xFFFFFFFF;
+  const bool has64 = at >= kLocatorSize && z.u32(at - kLocatorSize, "zip64 locator") == kLocator64Sig;
+  if (needs64 && !has64) z.fail("zip64 fields without a zip64 locator");
+  if (has64) {
     const std::uint64_t e64 = z.u64(at - kLocatorSize + 8, "zip64 end record offset");
-    if (z.u32(e64, "zip64 end record") != kEnd64Sig) z.fail("no zip64 end record where the locator points");
-    d.entries = z.u64(e64 + 32, "zip64 entry count");
-    d.size = z.u64(e64 + 40, "zip64 directory size");
-    d.offset = z.u64(e64 + 48, "zip64 directory offset");
+    if (e64 > at - kLocatorSize || z.u32(e64, "zip64 end record") != kEnd64Sig) z.fail("no zip64 end record where the locator points");
+    if (z.u32(e64 + 16, "zip64 disk number") != 0 || z.u32(e64 + 20, "zip64 directory disk") != 0) z.fail("a multi-disk archive");
+    const std::uint64_t entries = z.u64(e64 + 32, "zip64 entry count"), size = z.u64(e64 + 40, "zip64 directory size"),
+                        offset = z.u64(e64 + 48, "zip64 directory offset");
+    if (z.u64(e64 + 24, "zip64 entry count on this disk") != entries) z.fail("the zip64 end record's two entry counts differ");
+    if ((d.entries != 0xFFFF && d.entries != entries) || (d.size != 0xFFFFFFFF && d.size != size) ||
+        (d.offset != 0xFFFFFFFF && d.offset != offset))
+      z.fail("the zip64 end record and the end record disagree on the directory");
+    d.entries = entries;
+    d.size = size;
+    d.offset = offset;
     d.end = e64;
   }
   if (d.offset > d.end || d.size > d.end - d.offset) z.fail("the central directory lies outside the file");
@@ -129,6 +147,10 @@ std::vector<ZipRecord> zip_records(const std::string& bytes, const std::string& 
     out.push_back(std::move(r));
     at += 46 + name_len + extra_len + comment_len;
   }
+  // The entries must fill the directory exactly: room for more than the count says means records a
+  // reader that walks the directory by its size would see and this check would not.
+  if (at != dir_end)
+    z.fail("the central directory holds " + std::to_string(dir_end - at) + " bytes past its " + std::to_string(d.entries) + " entries");
   return out;
 }
 
