@@ -153,7 +153,7 @@ TEST(Serialize, NonFiniteWeightsAndNonRegularFilesAreRefused) {
     save_model(dir, b, json::object());
     EXPECT_THROWS_WITH(load_model(dir), IoError, dir + "/weights.pt: tensor 'c.weight' holds NaN or infinite values");
   }
-  // fuzz_tensor_file's third finding: a pickle that rebuilds a quantized tensor loaded, and the first
+  // A fuzz_tensor_file finding: a pickle that rebuilds a quantized tensor loaded, and the first
   // sum over it threw from ATen. Only dense float32 tensors are weights.
   const at::Tensor w = m.weights.at("c.weight");
   const std::vector<std::pair<at::Tensor, std::string>> foreign = {
@@ -194,14 +194,14 @@ TEST(Serialize, AFlippedBitInATensorRecordIsRefusedNamingFileAndRecord) {
   fs::remove_all(dir);
 }
 
-// fuzz_tensor_file's fourth finding (CRCs recomputed): a tensor whose sizes reach past its storage
+// A fuzz_tensor_file finding (first seen in CI; CRCs recomputed): a tensor whose sizes reach past its storage
 // (here an empty one) loaded, and the NaN check read through a null pointer (SEGV in ATen).
 TEST(Serialize, ATensorReachingPastItsStorageIsRefusedBeforeItIsRead) {
   const std::string path = source_dir() + "/tests/fixtures/tensor-past-storage.pt";
   EXPECT_THROWS_WITH(load_tensors(path), IoError, path + ": tensor 's1.b0.bn1.bias' (sizes [2]) reaches past its storage of 0 bytes");
 }
 
-// fuzz_tensor_file's second finding: the zip end record's total entry count (8) was lower than its
+// A fuzz_tensor_file finding: the zip end record's total entry count (8) was lower than its
 // count on this disk (12), so the CRC and pickle checks saw 8 records and LibTorch's miniz all 12,
 // data.pkl among them unchecked (its BINUNICODE claimed 2.3 GB: bad_alloc). Refused at the zip.
 TEST(Serialize, AZipWhoseEntryCountsDisagreeIsRefusedBeforeTorchReadsIt) {

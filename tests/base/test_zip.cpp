@@ -66,14 +66,15 @@ TEST(Zip, TruncatedOrForeignFilesAreRefusedNamingTheFile) {
   const auto records = zip_records(good, kSource);
   const size_t end = good.size() - 22;
   ASSERT_EQ(good.compare(end - 20, 4, "PK\x06\x07"), 0) << "LibTorch's writer adds a zip64 locator";
-  size_t e64 = 0;
+  size_t e64 = 0;  // the zip64 end record, where the locator's 8-byte field points
   for (int k = 7; k >= 0; --k) e64 = (e64 << 8) | static_cast<unsigned char>(good[end - 20 + 8 + k]);
+  auto put = [](std::string& b, size_t at, uint64_t v, int width) {
+    for (int k = 0; k < width; ++k) b[at + k] = static_cast<char>((v >> (8 * k)) & 0xff);
+  };
   auto set_counts = [&](std::string& b, uint64_t n, bool zip64) {
-    for (size_t at : {end + 8, end + 10})
-      for (int k = 0; k < 2; ++k) b[at + k] = static_cast<char>((n >> (8 * k)) & 0xff);
+    for (size_t at : {end + 8, end + 10}) put(b, at, n, 2);
     if (zip64)
-      for (size_t at : {e64 + 24, e64 + 32})
-        for (int k = 0; k < 8; ++k) b[at + k] = static_cast<char>((n >> (8 * k)) & 0xff);
+      for (size_t at : {e64 + 24, e64 + 32}) put(b, at, n, 8);
   };
   std::string bad = good;
   set_counts(bad, 0xfefe, true);
@@ -81,8 +82,7 @@ TEST(Zip, TruncatedOrForeignFilesAreRefusedNamingTheFile) {
   // fuzz_tensor_file's findings: where two records of the directory's place disagree, miniz (in
   // LibTorch) may read the one this walk did not, and so unpickle records never checked.
   bad = good;
-  bad[end + 10] = static_cast<char>(records.size() - 2);
-  bad[end + 11] = 0;
+  put(bad, end + 10, records.size() - 2, 2);
   EXPECT_THROWS_WITH(verify_zip_crcs(bad, kSource), IoError, "the end record's two entry counts differ");
   bad = good;
   set_counts(bad, records.size() - 2, false);

@@ -59,12 +59,12 @@ Directory find_directory(const Bytes& z) {
   d.end = at;
   if (z.u16(at + 4, "disk number") != 0 || z.u16(at + 6, "directory disk") != 0) z.fail("a multi-disk archive");
   // Two counts: the entries on this disk and in all. Readers differ in which they trust (miniz, which
-  // LibTorch uses, takes the first; this walk took the second), so a file where they differ could show
+  // LibTorch uses, takes the first, this walk the second), so a file where they differ could show
   // this check one set of records and LibTorch another: refused.
   d.entries = z.u16(at + 10, "entry count");
-  if (z.u16(at + 8, "entry count on this disk") != d.entries)
-    z.fail("the end record's two entry counts differ (" + std::to_string(z.u16(at + 8, "entry count on this disk")) + " and " +
-           std::to_string(d.entries) + ")");
+  const std::uint16_t on_disk = z.u16(at + 8, "entry count on this disk");
+  if (on_disk != d.entries)
+    z.fail("the end record's two entry counts differ (" + std::to_string(on_disk) + " and " + std::to_string(d.entries) + ")");
   d.size = z.u32(at + 12, "directory size");
   d.offset = z.u32(at + 16, "directory offset");
   // Zip64: a locator before the end record points at a 64-bit copy of these fields. miniz (in
