@@ -14,7 +14,10 @@
 //  2. When the bound meets the incumbent, the incumbent is proved optimal and returned.
 //  3. Otherwise a dynamic program over Pareto sets of partial selections (per model, then across
 //     models) finds the optimum, dropping every partial selection whose bound cannot beat the
-//     incumbent. Dropping by a valid bound keeps the search exact.
+//     incumbent. Dropping by a valid bound keeps the search exact. The bound keeps the memory and
+//     the share priced by the multipliers but meets each model's own deadline exactly: per model,
+//     the Pareto sets of (latency, priced cost) of its last blocks (Tails) give the least cost the
+//     remaining blocks can add within the time left, and the least of its whole compositions.
 // The max-min objective and the infeasible case (least violation) use the same dynamic program
 // with bounds of their own.
 namespace legodnn {
@@ -172,6 +175,97 @@ Frontier model_frontier(const ModelChoiceSpec& m, double weight, double deadline
     f.stages.push_back(std::move(next));
   }
   return f;
+}
+
+// The least reduced cost (weight * drop + bp * bytes + sp * latency) that model m's blocks from k on
+// can add within a latency allowance. Stage k holds the selections of blocks k.. as a Pareto set
+// of (latency, reduced cost) sorted by latency, so reduced cost falls along it. A partial selection
+// of the first k blocks at latency L can add at least `least(k, deadline - L)`: a bound exact for
+// the model's own deadline, where the Lagrangian one only prices it.
+struct Tails {
+  struct Point {
+    double ms, rc;
+  };
+  std::vector<Point> points;  // stage k: points[first[k]] .. points[first[k] + count[k] - 1]
+  std::vector<size_t> first, count;
+  double least(size_t k, double allowance) const {
+    const Point* b = points.data() + first[k];
+    const Point* e = b + count[k];
+    const Point* it = std::upper_bound(b, e, allowance, [](double a, const Point& p) { return a < p.ms; });
+    return it == b ? kInf : (it - 1)->rc;
+  }
+};
+
+// Builds the tails backwards. A suffix is left out when even the least the first k blocks can
+// add (`head`) and `outside` (a lower bound on everything but this model's blocks, the Lagrangian
+// constant included) bring its total to the incumbent U, or when the fastest first k blocks with it
+// miss the deadline: leaving such suffixes out only raises `least` for partial selections that
+// could not win anyway (a pruned suffix is either beaten by a kept one or cannot beat U itself).
+Tails exact_tails(const ModelChoiceSpec& m, double bp, double sp, double deadline, double outside, double U) {
+  const size_t nb = m.blocks.size();
+  std::vector<double> head_rc(nb + 1), head_ms(nb + 1);
+  head_rc[0] = bp * m.frame_bytes + sp * m.frame_ms;
+  head_ms[0] = m.frame_ms;
+  for (size_t k = 0; k < nb; ++k) {
+    double rc = kInf, ms = kInf;
+    for (const auto& o : m.blocks[k]) {
+      rc = std::min(rc, m.weight * o.drop + bp * o.bytes + sp * o.latency_ms);
+      ms = std::min(ms, o.latency_ms);
+    }
+    head_rc[k + 1] = head_rc[k] + rc;
+    head_ms[k + 1] = head_ms[k] + ms;
+  }
+  const double cap = deadline * (1 + kEps);
+  Tails t;
+  t.first.assign(nb + 1, 0);
+  t.count.assign(nb + 1, 0);
+  t.points.reserve(64 * (nb + 1));
+  t.points.push_back({0.0, 0.0});
+  t.count[nb] = 1;
+
+  // Each option's candidates come in latency order (as `next` is): merged two runs at a time,
+  // then filtered in one pass.
+  thread_local std::vector<Tails::Point> cand, tmp;
+  thread_local std::vector<size_t> runs, merged;
+  auto by_ms = [](const Tails::Point& x, const Tails::Point& y) { return x.ms != y.ms ? x.ms < y.ms : x.rc < y.rc; };
+  for (size_t k = nb; k-- > 0;) {
+    const size_t next_first = t.first[k + 1], next_count = t.count[k + 1];
+    cand.clear();
+    runs.assign(1, 0);
+    const double room = cap - head_ms[k], budget = U - kPruneTol - head_rc[k] - outside;
+    for (const auto& o : m.blocks[k]) {
+      const double rc_o = m.weight * o.drop + bp * o.bytes + sp * o.latency_ms;
+      for (size_t i = next_first; i < next_first + next_count; ++i) {
+        const Tails::Point& p = t.points[i];
+        const double ms = p.ms + o.latency_ms, rc = p.rc + rc_o;
+        if (ms > room) break;  // `next` is in latency order
+        if (rc >= budget) continue;
+        cand.push_back({ms, rc});
+      }
+      if (cand.size() > runs.back()) runs.push_back(cand.size());
+    }
+    while (runs.size() > 2) {
+      tmp.resize(cand.size());
+      merged.assign(1, 0);
+      size_t i = 0;
+      for (; i + 2 < runs.size(); i += 2) {
+        std::merge(cand.begin() + runs[i], cand.begin() + runs[i + 1], cand.begin() + runs[i + 1],
+                   cand.begin() + runs[i + 2], tmp.begin() + runs[i], by_ms);
+        merged.push_back(runs[i + 2]);
+      }
+      if (i + 1 < runs.size()) {
+        std::copy(cand.begin() + runs[i], cand.begin() + runs[i + 1], tmp.begin() + runs[i]);
+        merged.push_back(runs[i + 1]);
+      }
+      cand.swap(tmp);
+      runs.swap(merged);
+    }
+    t.first[k] = t.points.size();
+    for (const auto& c : cand)
+      if (t.points.size() == t.first[k] || c.rc < t.points.back().rc) t.points.push_back(c);
+    t.count[k] = t.points.size() - t.first[k];
+  }
+  return t;
 }
 
 // The least memory a model can take (frame plus the smallest option of every block).
@@ -351,6 +445,9 @@ class Relaxation {
     return (dl_on_[m] ? mu_[m] / models_[m].deadline_ms : 0.0) + (share_on_ ? nu_ * models_[m].rate_hz / 1000.0 : 0.0);
   }
   double share_price() const { return share_on_ ? nu_ : 0.0; }
+  // The part of ms_price() that prices the processor share, and model m's deadline multiplier.
+  double share_ms_price(size_t m) const { return share_on_ ? nu_ * models_[m].rate_hz / 1000.0 : 0.0; }
+  double deadline_multiplier(size_t m) const { return dl_on_[m] ? mu_[m] : 0.0; }
   std::vector<double> rest_reduced(size_t m) const {
     const auto& mo = models_[m];
     std::vector<double> r(mo.blocks.size() + 1, 0.0);
@@ -362,6 +459,8 @@ class Relaxation {
     }
     return r;
   }
+  // The multipliers of the memory and the share (the constant part, deadlines left out).
+  double constant_of_shared() const { return (mem_on_ ? lam_ : 0.0) + (share_on_ ? nu_ : 0.0); }
   // The constant part of the Lagrangian: minus the multipliers of the normalized budgets.
   double constant() const {
     double k = (mem_on_ ? lam_ : 0.0) + (share_on_ ? nu_ : 0.0);
@@ -436,36 +535,66 @@ class Relaxation {
     return v;
   }
 
-  // Greedy repair: take the single-block change that removes the most violation per unit of cost
-  // until the selection is feasible (or no change helps); then improve it. `t` holds x's totals.
+  // Greedy repair, in passes: score every block's best change (violation removed per unit of
+  // cost) at the pass's totals, then apply the changes in score order while each still removes
+  // violation, until the selection is feasible; a pass that changes nothing ends it. Then improve
+  // it (offer). One scan per pass instead of one per change: the repair starts from relaxed
+  // selections far outside the budgets. `t` holds x's totals.
   void repair_and_offer(Flat x, Totals t) {
-    for (int guard = 0; guard < 10000 && !feasible(t); ++guard) {
+    struct Move {
+      double score;
+      int g, o;
+      size_t m;
+    };
+    thread_local std::vector<Move> moves;
+    // The violation a change of block g (of model m) to option o removes at totals t.
+    auto gain_of = [&](size_t m, int cur, int o, double v_m, double v_mem, double v_sh) {
+      const double dl = lat_[o] - lat_[cur], db = bytes_[o] - bytes_[cur];
+      if (dl >= 0 && db >= 0) return 0.0;  // no budget gets any closer (the current option too)
+      return (v_m - latency_violation(m, t.latency[m] + dl)) + (v_mem - memory_violation(t.bytes + db)) +
+             (v_sh - share_violation(t.share + models_[m].rate_hz / 1000.0 * dl));
+    };
+    for (int pass = 0; pass < 1000 && !feasible(t); ++pass) {
       // Only the memory, one model's latency and the share change with one block's option.
       const double v_mem = memory_violation(t.bytes), v_sh = share_violation(t.share);
-      double best_score = -kInf;
-      int bg = -1, bo = -1;
+      moves.clear();
       for (size_t m = 0; m < M_; ++m) {
         const double v_m = latency_violation(m, t.latency[m]);
         // With memory and share met, only the blocks of a model over its deadline can help.
         if (v_m == 0 && v_mem == 0 && v_sh == 0) continue;
-        const double rate = models_[m].rate_hz / 1000.0;
         for (int g = block_[m]; g < block_[m + 1]; ++g) {
           const int cur = x[g];
+          double best_score = -kInf;
+          int bo = -1;
           for (int o = opt_[g]; o < opt_[g + 1]; ++o) {
-            const double dl = lat_[o] - lat_[cur], db = bytes_[o] - bytes_[cur];
-            if (dl >= 0 && db >= 0) continue;  // no budget gets any closer (the current option too)
-            const double gain = (v_m - latency_violation(m, t.latency[m] + dl)) +
-                                (v_mem - memory_violation(t.bytes + db)) + (v_sh - share_violation(t.share + rate * dl));
+            const double gain = gain_of(m, cur, o, v_m, v_mem, v_sh);
             if (gain <= 1e-15) continue;
             const double dc = cost_[o] - cost_[cur];
             const double score = dc <= 0 ? 1e30 + gain : gain / dc;
-            if (score > best_score) best_score = score, bg = g, bo = o;
+            if (score > best_score) best_score = score, bo = o;
           }
+          if (bo >= 0) moves.push_back({best_score, g, bo, m});
         }
       }
-      if (bo < 0) return;
-      x[bg] = bo;
-      totals_into(x, t);
+      std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) {
+        return a.score != b.score ? a.score > b.score : a.g < b.g;
+      });
+      bool changed = false;
+      for (const Move& mv : moves) {
+        const int cur = x[mv.g];
+        if (gain_of(mv.m, cur, mv.o, latency_violation(mv.m, t.latency[mv.m]), memory_violation(t.bytes),
+                    share_violation(t.share)) <= 1e-15)
+          continue;
+        const double dl = lat_[mv.o] - lat_[cur];
+        t.latency[mv.m] += dl;
+        t.share += models_[mv.m].rate_hz / 1000.0 * dl;
+        t.bytes += bytes_[mv.o] - bytes_[cur];
+        x[mv.g] = mv.o;
+        changed = true;
+        if (feasible(t)) break;
+      }
+      if (!changed) return;
+      totals_into(x, t);  // exact sums again (the updates above round)
     }
     if (feasible(t)) offer(x, t);
   }
@@ -672,31 +801,53 @@ Choice best_feasible(const std::vector<ModelChoiceSpec>& models, const SharedBud
     rx.solve(30);
     if (rx.proved()) return rx.best();
     const double U = rx.best_cost();  // infinite when the heuristic found nothing
+    // Every feasible selection costs at least sum_m T_m - K, where T_m is model m's cost plus
+    // its bytes and share priced by the multipliers (its deadline term, <= 0 when met, left out)
+    // and K the multipliers of the memory and the share. `term[m]` bounds T_m from below: first by
+    // the Lagrangian minimum, then by the least within the deadline (the tails), then by the
+    // frontier's least.
     std::vector<std::vector<double>> rest(M);
-    std::vector<double> full(M);
-    double all_full = 0;
+    std::vector<double> term(M);
+    double all_terms = 0;
+    const double K = rx.constant_of_shared();
     for (size_t m = 0; m < M; ++m) {
       rest[m] = rx.rest_reduced(m);
-      full[m] = rest[m][0] + rx.byte_price() * models[m].frame_bytes + rx.ms_price(m) * models[m].frame_ms;
-      all_full += full[m];
+      term[m] = rest[m][0] + rx.byte_price() * models[m].frame_bytes + rx.ms_price(m) * models[m].frame_ms -
+                rx.deadline_multiplier(m);
+      all_terms += term[m];
+    }
+    std::vector<Tails> tails(M);
+    for (size_t m = 0; m < M; ++m) {
+      const double bp = rx.byte_price(), sp = rx.share_ms_price(m);
+      tails[m] = exact_tails(models[m], bp, sp, models[m].deadline_ms, all_terms - term[m] - K, U);
+      const double t = bp * models[m].frame_bytes + sp * models[m].frame_ms +
+                       tails[m].least(0, models[m].deadline_ms * (1 + kEps) - models[m].frame_ms);
+      if (!std::isfinite(t)) return rx.best();  // no selection of this model can beat U
+      if (t > term[m]) {
+        all_terms += t - term[m];
+        term[m] = t;
+      }
     }
     bool each_fits = true;
     for (size_t m = 0; m < M && each_fits; ++m) {
-      const double others = all_full - full[m] - rx.constant();
-      const double bp = rx.byte_price(), tp = rx.ms_price(m);
+      const double others = all_terms - term[m] - K;
+      const double bp = rx.byte_price(), tp = rx.ms_price(m), sp = rx.share_ms_price(m), mu = rx.deadline_multiplier(m);
+      const double cap = models[m].deadline_ms * (1 + kEps);
       const auto& rm = rest[m];
+      const Tails& tm = tails[m];
       auto drop = [&](size_t k, double lat, double by, double c) {
-        return c + bp * by + tp * lat + rm[k] + others >= U - kPruneTol;
+        if (c + bp * by + tp * lat + rm[k] - mu + others >= U - kPruneTol) return true;
+        return c + bp * by + sp * lat + tm.least(k, cap - lat) + others >= U - kPruneTol;
       };
       fr[m] = model_frontier(models[m], models[m].weight, models[m].deadline_ms, memory_cap(m), drop, states);
       each_fits = !fr[m].last().empty();
       // Every selection that can beat the incumbent uses one of these points: a tighter bound
       // on this model for the models still to come.
       double lo = kInf;
-      for (const State& st : fr[m].last()) lo = std::min(lo, st.c + bp * st.b + tp * st.a);
-      if (each_fits && lo > full[m]) {
-        all_full += lo - full[m];
-        full[m] = lo;
+      for (const State& st : fr[m].last()) lo = std::min(lo, st.c + bp * st.b + sp * st.a);
+      if (each_fits && lo > term[m]) {
+        all_terms += lo - term[m];
+        term[m] = lo;
       }
     }
     if (each_fits) {
