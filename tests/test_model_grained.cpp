@@ -276,6 +276,20 @@ TEST(ModelGrained, ServerOutputsEqualEachVariantsOwnModelAcrossSwitches) {
   EXPECT_THROWS_WITH(WholeModelServer::open(dir, 5), OptionError, "variant 5 is out of range");
 }
 
+TEST(ModelGrained, ServerWarmsEachLoadedVariantBeforeItCommits) {
+  const std::string& dir = tiny_set();
+  WholeModelServer warm = WholeModelServer::open(dir, 0, 1), cold = WholeModelServer::open(dir);
+  const SwitchReport w = warm.switch_to({2}), c = cold.switch_to({2});
+  ASSERT_TRUE(w.ok) << w.error;
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_GT(w.warm_ms, 0.0);
+  EXPECT_GE(w.total_ms, w.load_ms + w.build_ms + w.warm_ms);
+  EXPECT_EQ(c.warm_ms, 0.0);
+  const at::Tensor x = input(2, 3);
+  EXPECT_TRUE(at::equal(warm.forward(x), cold.forward(x)));
+  EXPECT_THROWS_WITH(WholeModelServer::open(dir, 0, -1), OptionError, "warm-up forwards must be within 0..100, got -1");
+}
+
 TEST(ModelGrained, ForwardsDuringSwitchesEachSeeOneWholeVariant) {
   const std::string& dir = tiny_set();
   WholeModelServer server = WholeModelServer::open(dir);

@@ -159,6 +159,34 @@ TEST(ScalableModel, SwitchReplacesOnlyTheBlocksThatDifferAndReportsBytes) {
   EXPECT_EQ(r.bytes_from_disk, file_size(repo, 8, 2));
 }
 
+TEST(ScalableModel, WarmUpRunsEachStagedTableBeforeItCommits) {
+  TempDir tmp;
+  write_tiny_repository(tmp.path, kSparsities);
+  ScalableOptions o;
+  o.warm_up_forwards = 2;
+  ScalableModel warm = ScalableModel::open(tmp.path, o);
+  ScalableModel cold = ScalableModel::open(tmp.path);
+  const int n = warm.blocks();
+  std::vector<int> sel = uniform(n, 1);
+  sel[0] = 2;
+  const SwitchReport w = warm.switch_to(sel), c = cold.switch_to(sel);
+  ASSERT_TRUE(w.ok) << w.error;
+  ASSERT_TRUE(c.ok) << c.error;
+  EXPECT_GT(w.warm_ms, 0.0);
+  EXPECT_GE(w.total_ms, w.load_ms + w.build_ms + w.warm_ms);
+  EXPECT_EQ(c.warm_ms, 0.0);
+  // Warming leaves nothing behind: both serve the same outputs, those of the composed model.
+  const at::Tensor x = input(3, 5);
+  EXPECT_TRUE(at::equal(warm.forward(x), cold.forward(x)));
+  EXPECT_LT(max_abs_diff(warm.forward(x), composed_output(warm.repository(), sel, x)), 1e-4);
+  // Nothing staged, nothing warmed.
+  EXPECT_EQ(warm.switch_to(sel).warm_ms, 0.0);
+  o.warm_up_forwards = -1;
+  EXPECT_THROWS_WITH(ScalableModel::open(tmp.path, o), OptionError, "warm-up forwards must be within 0..100, got -1");
+  o.warm_up_forwards = 101;
+  EXPECT_THROWS_WITH(ScalableModel::open(tmp.path, o), OptionError, "got 101");
+}
+
 TEST(ScalableModel, CacheHitsReadNoFileAndTheCacheKeepsToItsLimit) {
   TempDir tmp;
   write_tiny_repository(tmp.path, kSparsities);

@@ -85,6 +85,10 @@ Command add_run(CLI::App& app) {
   c->add_option("--system", a->system, "legodnn, baseline or both")->check(CLI::IsMember({"legodnn", "baseline", "both"}));
   c->add_option("--out", a->out, "output folder for the CSV, summary and plots (default out/run/<scenario name>)");
   c->add_option("--seed", a->run.seed, "where each model starts in the test set");
+  c->add_option("--warm-up", a->run.warm_up,
+                "forwards run on each new serving state before it serves (default " +
+                    std::to_string(RunOptions{}.warm_up) + "; 0: none)")
+      ->check(CLI::Range(0, 100));
   c->add_option("--miss-target", a->run.miss.target, "wanted fraction of inferences over their deadline (default 0.01)")
       ->check(CLI::Range(0.001, 0.2));
   c->add_option("--switch-cost", a->switch_cost_points,

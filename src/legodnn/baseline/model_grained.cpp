@@ -414,6 +414,7 @@ void check_variant_selection(const ModelGrainedSet& set, const std::vector<int>&
 
 struct WholeModelServer::State {
   ModelGrainedSet set;
+  int warm_up = 0;
   // Serializes switches; forwards never take it.
   mutable std::mutex switch_mutex;
   // Only switches (holding switch_mutex) and open commit; forwards only load.
@@ -425,11 +426,16 @@ WholeModelServer::WholeModelServer(WholeModelServer&&) noexcept = default;
 WholeModelServer& WholeModelServer::operator=(WholeModelServer&&) noexcept = default;
 WholeModelServer::~WholeModelServer() = default;
 
-WholeModelServer WholeModelServer::open(const std::string& dir, int initial_variant) {
+WholeModelServer WholeModelServer::open(const std::string& dir, int initial_variant, int warm_up_forwards) {
+  if (warm_up_forwards < 0 || warm_up_forwards > 100)
+    throw OptionError("warm-up forwards must be within 0..100, got " + std::to_string(warm_up_forwards));
   auto s = std::make_unique<State>();
   s->set = ModelGrainedSet::open(dir);
+  s->warm_up = warm_up_forwards;
   check_variant_selection(s->set, {initial_variant});
-  s->active.commit(load_active(s->set, initial_variant, 0));
+  auto first = load_active(s->set, initial_variant, 0);
+  first->warm_up(s->set.manifest().input_shape, s->warm_up);
+  s->active.commit(std::move(first));
   return WholeModelServer(std::move(s));
 }
 
@@ -452,6 +458,7 @@ SwitchReport WholeModelServer::switch_to(const std::vector<int>& selection) {
   // What a missing or damaged variant raises: our errors naming it, or torch's on its tensors.
   try {
     next = load_active(s_->set, selection[0], old->version() + 1, &r);
+    r.warm_ms = next->warm_up(s_->set.manifest().input_shape, s_->warm_up);
   } catch (const Error& e) {
     r.error = e.what();
   } catch (const c10::Error& e) {

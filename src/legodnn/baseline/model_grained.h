@@ -105,7 +105,9 @@ class WholeModelServer final : public Servable {
  public:
   /// Opens `dir` (ModelGrainedSet::open) and loads the initial variant. Throws IoError for a
   /// damaged set, OptionError for a variant index out of range.
-  static WholeModelServer open(const std::string& dir, int initial_variant = 0);
+  /// `warm_up_forwards` forwards run on every loaded variant before it commits
+  /// (ServingState::warm_up), as ScalableOptions::warm_up_forwards.
+  static WholeModelServer open(const std::string& dir, int initial_variant = 0, int warm_up_forwards = 0);
   WholeModelServer(WholeModelServer&&) noexcept;
   WholeModelServer& operator=(WholeModelServer&&) noexcept;
   ~WholeModelServer() override;

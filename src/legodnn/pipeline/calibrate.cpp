@@ -114,11 +114,18 @@ CalibrateReport calibrate_repository(const std::string& dir, const Split& val, c
   // the estimate the optimizer sees (the teacher's test accuracy less the summed drops).
   std::vector<double> test_acc(cs.size(), std::nan(""));
   if (o.measure_test && test.size() > 0) {
+    size_t picked = 0;
+    for (const auto& c : cs) picked += c.picked_before || c.picked_after;
+    say("measuring the teacher and " + std::to_string(picked) + " picks on " + std::to_string(test.size()) +
+        " test images (reported, never fitted on)");
     r.teacher_test = correctness(comps.compose(teacher_choice), test).accuracy;
     for (size_t k = 0; k < cs.size(); ++k)
       if (cs[k].picked_before || cs[k].picked_after) {
         test_acc[k] = correctness(comps.compose(cs[k].choice), test).accuracy;
         ++r.measured_test;
+        std::snprintf(line, sizeof line, "  test %zu/%zu: %.2f%%", static_cast<size_t>(r.measured_test), picked,
+                      100 * test_acc[k]);
+        say(line);
       }
     std::vector<SweptComposition> shifted = cs;  // estimates in test terms
     for (auto& c : shifted) {

@@ -200,6 +200,7 @@ std::shared_ptr<const ServingTable> build_table(const Frame& frame, std::vector<
 struct ScalableModel::State {
   Repository repo;
   Frame frame;
+  int warm_up = 0;  // ScalableOptions::warm_up_forwards
 
   // Serializes switches and guards the cache; forwards never take it.
   mutable std::mutex switch_mutex;
@@ -246,6 +247,8 @@ ScalableModel::~ScalableModel() = default;
 ScalableModel ScalableModel::open(const std::string& dir, const ScalableOptions& o) {
   if (o.cache_bytes < 0)
     throw OptionError("cache byte limit must not be negative, got " + std::to_string(o.cache_bytes));
+  if (o.warm_up_forwards < 0 || o.warm_up_forwards > 100)
+    throw OptionError("warm-up forwards must be within 0..100, got " + std::to_string(o.warm_up_forwards));
   auto s = std::make_unique<State>();
   s->repo = Repository::open(dir);
   const Manifest& m = s->repo.manifest();
@@ -255,7 +258,10 @@ ScalableModel ScalableModel::open(const std::string& dir, const ScalableOptions&
   s->cache.set_limit(o.cache_bytes);
   std::vector<PiecePtr> pieces;
   for (size_t i = 0; i < sel.size(); ++i) pieces.push_back(load_piece(s->repo, static_cast<int>(i), sel[i]));
-  s->table.commit(build_table(s->frame, std::move(pieces), 0));
+  auto first = build_table(s->frame, std::move(pieces), 0);
+  s->warm_up = o.warm_up_forwards;
+  first->warm_up(m.input_shape, s->warm_up);
+  s->table.commit(std::move(first));
   return ScalableModel(std::move(s));
 }
 
@@ -305,6 +311,7 @@ SwitchReport ScalableModel::switch_to(const std::vector<int>& selection) {
   // What a missing or damaged file raises: our errors naming it, or torch's on its tensors.
   try {
     next = s_->stage(*old, selection, r, changed);
+    if (next) r.warm_ms = next->warm_up(s_->repo.manifest().input_shape, s_->warm_up);
     staged = true;
   } catch (const Error& e) {
     r.error = e.what();

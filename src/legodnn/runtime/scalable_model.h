@@ -22,6 +22,9 @@ class Repository;
 struct ScalableOptions {
   int64_t cache_bytes = int64_t{64} << 20;  ///< byte limit of the cache of inactive descendants (0: no cache)
   std::vector<int> initial;                 ///< the first selection; empty: every block's original (index 0)
+  /// Forwards run on every staged table (and the first one) before it commits
+  /// (ServingState::warm_up); 0: none, a switch then costs only staging and the swap.
+  int warm_up_forwards = 0;
 };
 
 /// A repository served at one selection at a time, switchable while serving. Every member may

@@ -30,6 +30,7 @@ struct SwitchReport {
   int64_t bytes_from_cache = 0;   ///< bytes of the (folded) tensors taken from the cache
   double load_ms = 0;             ///< loading, verifying and folding the changed blocks
   double build_ms = 0;            ///< assembling and compiling the new block table (no tensor work)
+  double warm_ms = 0;             ///< warm-up forwards of the staged state before it commits
   double total_ms = 0;            ///< the whole call: stage, commit and cache update
 };
 
@@ -55,6 +56,11 @@ class ServingState {
   const std::vector<int>& selection() const { return selection_; }
   /// 0 for the state a model opened with, one more for each committed switch.
   uint64_t version() const { return version_; }
+  /// Runs `forwards` forwards of a zero batch of one sample of `input_shape` ([C,H,W]) and returns
+  /// the time they took (ms). A switch calls it on the staged state before committing it: the
+  /// first forwards of a new state are slow (allocations, cold caches), and otherwise the serving
+  /// thread pays for them, often over its deadline. Throws what forward throws.
+  double warm_up(const std::vector<int64_t>& input_shape, int forwards) const;
 
  protected:
   ServingState(std::vector<int> selection, uint64_t version) : selection_(std::move(selection)), version_(version) {}

@@ -186,7 +186,7 @@ void serve_loop(Slot& s, const Split& test, const std::vector<int64_t>& labels, 
 
 }  // namespace
 
-ModelSystem legodnn_system(const std::string& dir) {
+ModelSystem legodnn_system(const std::string& dir, int warm_up_forwards) {
   Repository repo = Repository::open(dir);
   ModelSystem s;
   s.spec = choice_spec(repo.manifest(), dir);
@@ -195,9 +195,10 @@ ModelSystem legodnn_system(const std::string& dir) {
     for (const auto& d : b.descendants) sp.push_back(d.sparsity);
     s.sparsity.push_back(sp);
   }
-  s.open = [dir](const std::vector<int>& selection) -> std::unique_ptr<Servable> {
+  s.open = [dir, warm_up_forwards](const std::vector<int>& selection) -> std::unique_ptr<Servable> {
     ScalableOptions o;
     o.initial = selection;
+    o.warm_up_forwards = warm_up_forwards;
     o.cache_bytes = 0;  // the runner hands out what the budget leaves
     return std::make_unique<ScalableModel>(ScalableModel::open(dir, o));
   };
@@ -353,15 +354,17 @@ ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunO
   if (!(o.recalibrate > 0 && std::isfinite(o.recalibrate)))
     throw OptionError("run_scenario: recalibrate must be a positive number, got " + std::to_string(o.recalibrate));
   validate_policy(o.switching);
+  if (o.warm_up < 0 || o.warm_up > 100)
+    throw OptionError("run_scenario: warm-up forwards must be within 0..100, got " + std::to_string(o.warm_up));
   labels_.assign(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
   for (const auto& m : sc.models) {
     auto s = std::make_unique<Slot>();
     s->cfg = m;
     if (o.system == SystemKind::LegoDnn) {
-      s->sys = legodnn_system(m.repo);
+      s->sys = legodnn_system(m.repo, o.warm_up);
     } else {
       if (m.baseline.empty()) throw OptionError("scenario model '" + m.name + "' has no \"baseline\" folder for the model-grained run");
-      s->sys = model_grained_system(m.baseline);
+      s->sys = model_grained_system(m.baseline, o.warm_up);
     }
     s->sys.spec.name = m.name;
     // Single forwards are noisy: smooth over about twenty of them.

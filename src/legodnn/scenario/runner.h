@@ -30,9 +30,9 @@ struct ModelSystem {
 };
 
 /// LegoDNN: a ScalableModel over the block repository `dir`.
-ModelSystem legodnn_system(const std::string& dir);
+ModelSystem legodnn_system(const std::string& dir, int warm_up_forwards = 0);
 /// The model-grained baseline: whole-model variants in `dir` (legodnn baseline).
-ModelSystem model_grained_system(const std::string& dir);
+ModelSystem model_grained_system(const std::string& dir, int warm_up_forwards = 0);
 
 enum class SystemKind { LegoDnn, ModelGrained };
 const char* system_name(SystemKind k);
@@ -49,6 +49,9 @@ struct RunOptions {
   /// when a model's planning ratio fell by this fraction since the last solve (the hysteresis then
   /// decides whether to move).
   double recalibrate = 0.2;
+  /// Forwards each system runs on a staged serving state before it commits (ServingState::
+  /// warm_up), so that the serving thread does not pay for a new state's slow first forwards.
+  int warm_up = 1;
   uint64_t seed = 0;           ///< where each model starts in the test set
   bool progress = true;        ///< a line per event on stderr
 };
