@@ -427,8 +427,7 @@ WholeModelServer& WholeModelServer::operator=(WholeModelServer&&) noexcept = def
 WholeModelServer::~WholeModelServer() = default;
 
 WholeModelServer WholeModelServer::open(const std::string& dir, int initial_variant, int warm_up_forwards) {
-  if (warm_up_forwards < 0 || warm_up_forwards > 100)
-    throw OptionError("warm-up forwards must be within 0..100, got " + std::to_string(warm_up_forwards));
+  ServingState::check_warm_up(warm_up_forwards);
   auto s = std::make_unique<State>();
   s->set = ModelGrainedSet::open(dir);
   s->warm_up = warm_up_forwards;

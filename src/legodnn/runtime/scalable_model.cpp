@@ -247,8 +247,7 @@ ScalableModel::~ScalableModel() = default;
 ScalableModel ScalableModel::open(const std::string& dir, const ScalableOptions& o) {
   if (o.cache_bytes < 0)
     throw OptionError("cache byte limit must not be negative, got " + std::to_string(o.cache_bytes));
-  if (o.warm_up_forwards < 0 || o.warm_up_forwards > 100)
-    throw OptionError("warm-up forwards must be within 0..100, got " + std::to_string(o.warm_up_forwards));
+  ServingState::check_warm_up(o.warm_up_forwards);
   auto s = std::make_unique<State>();
   s->repo = Repository::open(dir);
   const Manifest& m = s->repo.manifest();

@@ -61,6 +61,9 @@ class ServingState {
   /// first forwards of a new state are slow (allocations, cold caches), and otherwise the serving
   /// thread pays for them, often over its deadline. Throws what forward throws.
   double warm_up(const std::vector<int64_t>& input_shape, int forwards) const;
+  /// Throws OptionError unless `forwards` (a warm-up count, as servers and the runner take it) is
+  /// within 0..100.
+  static void check_warm_up(int forwards);
 
  protected:
   ServingState(std::vector<int> selection, uint64_t version) : selection_(std::move(selection)), version_(version) {}

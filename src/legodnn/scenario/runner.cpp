@@ -354,8 +354,7 @@ ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunO
   if (!(o.recalibrate > 0 && std::isfinite(o.recalibrate)))
     throw OptionError("run_scenario: recalibrate must be a positive number, got " + std::to_string(o.recalibrate));
   validate_policy(o.switching);
-  if (o.warm_up < 0 || o.warm_up > 100)
-    throw OptionError("run_scenario: warm-up forwards must be within 0..100, got " + std::to_string(o.warm_up));
+  ServingState::check_warm_up(o.warm_up);
   labels_.assign(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
   for (const auto& m : sc.models) {
     auto s = std::make_unique<Slot>();
