@@ -27,7 +27,7 @@ PACKAGES=(
   coinor-libcbc-dev
   python3-pulp coinor-cbc
   dataset-fashion-mnist
-  python3-torch
+  python3-torch python3-torchvision
   gnuplot-nox
 )
 # Only for the hardening builds (sanitize, fuzz, and CI's test): clang and its libFuzzer runtime.

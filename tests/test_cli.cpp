@@ -114,3 +114,20 @@ TEST(Cli, ScenarioNamesNeverLeaveTheOutputFolder) {
   EXPECT_EQ(made, 3);
   for (const auto& e : fs::directory_iterator(t.path)) EXPECT_EQ(e.path().filename(), "a");
 }
+
+TEST(Cli, ExportWritesAVerifiedTorchScriptFileOfAComposition) {
+  TempDir t;
+  legodnn::testing::write_tiny_repository(t.path + "/repo", {0.0, 0.5});
+  auto r = legodnn_cli({"export", "--repo", "repo", "--select", "0.5", "--out", "out/half.pt"}, t.path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(t.path + "/out/half.pt"));
+  EXPECT_NE(r.out.find("reloaded: max |difference|"), std::string::npos) << r.out;
+  r = legodnn_cli({"export", "--repo", "repo", "--select", "0.5", "--out", "half.ptl", "--mobile"}, t.path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("lite-interpreter"), std::string::npos) << r.out;
+  // Refused before any work: a selection that is not in the repository, or no selection.
+  EXPECT_REFUSED(legodnn_cli({"export", "--repo", "repo", "--select", "0.3", "--out", "x.pt"}, t.path), "--select");
+  EXPECT_REFUSED(legodnn_cli({"export", "--repo", "repo", "--out", "x.pt"}, t.path), "needs --select");
+  EXPECT_REFUSED(legodnn_cli({"export", "--repo", "missing", "--select", "0", "--out", "x.pt"}, t.path), "missing");
+  EXPECT_FALSE(fs::exists(t.path + "/x.pt"));
+}

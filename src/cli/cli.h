@@ -37,6 +37,8 @@ Command add_inspect(CLI::App& app);
 Command add_select(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_demo(CLI::App& app);
+Command add_import(CLI::App& app);
+Command add_export(CLI::App& app);
 
 /// The options every command that computes takes. threads 0 = the command's default.
 struct Common {

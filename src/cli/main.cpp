@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const Command commands[] = {add_train(app),    add_eval(app),      add_info(app),    add_build(app),
                               add_calibrate(app), add_baseline(app), add_inspect(app), add_select(app),
-                              add_blocks(app),    add_run(app),       add_demo(app)};
+                              add_blocks(app),    add_run(app),       add_demo(app),
+                              add_import(app),     add_export(app)};
   // Progress lines must show up promptly even when stdout is a file or a pipe.
   spdlog::flush_on(spdlog::level::info);
   try {

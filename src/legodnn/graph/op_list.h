@@ -24,4 +24,6 @@
   X(Dropout, "dropout", dropout)                             \
   X(Identity, "identity", identity)                          \
   X(Upsample, "upsample", upsample)                          \
-  X(Mean, "mean", mean)
+  X(Mean, "mean", mean)                                     \
+  X(Hardsigmoid, "hardsigmoid", hardsigmoid)                 \
+  X(Affine, "affine", affine)

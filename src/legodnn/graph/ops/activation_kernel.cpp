@@ -1,4 +1,4 @@
-// relu, relu6, hardswish, silu, sigmoid, identity, dropout with ATen.
+// relu, relu6, hardswish, hardsigmoid, silu, sigmoid, identity, dropout with ATen.
 #include <ATen/ATen.h>
 
 #include "legodnn/graph/ops/kernel.h"
@@ -18,6 +18,9 @@ at::Tensor relu6_run(const KernelStep& s, const Values& v, const at::Tensor&, bo
 at::Tensor hardswish_run(const KernelStep& s, const Values& v, const at::Tensor&, bool) {
   return at::hardswish(v[s.in[0]]);
 }
+at::Tensor hardsigmoid_run(const KernelStep& s, const Values& v, const at::Tensor&, bool) {
+  return at::hardsigmoid(v[s.in[0]]);
+}
 at::Tensor silu_run(const KernelStep& s, const Values& v, const at::Tensor&, bool) {
   return at::silu(v[s.in[0]]);
 }
@@ -34,15 +37,28 @@ at::Tensor dropout_run(const KernelStep& s, const Values& v, const at::Tensor&, 
   return at::dropout(v[s.in[0]], s.reals[kP], training);
 }
 
-}  // namespace
+// Exported for inference: dropout is the identity there.
+std::string relu_script(const KernelStep&, const ScriptOperands& o) { return "torch.relu(" + o.in[0] + ")"; }
+std::string relu6_script(const KernelStep&, const ScriptOperands& o) {
+  return "torch.hardtanh(" + o.in[0] + ", 0.0, 6.0)";
+}
+std::string hardswish_script(const KernelStep&, const ScriptOperands& o) { return "torch.hardswish(" + o.in[0] + ")"; }
+std::string hardsigmoid_script(const KernelStep&, const ScriptOperands& o) {
+  return "torch.hardsigmoid(" + o.in[0] + ")";
+}
+std::string silu_script(const KernelStep&, const ScriptOperands& o) { return "torch.silu(" + o.in[0] + ")"; }
+std::string sigmoid_script(const KernelStep&, const ScriptOperands& o) { return "torch.sigmoid(" + o.in[0] + ")"; }
+std::string same_script(const KernelStep&, const ScriptOperands& o) { return o.in[0]; }
 
-const OpKernel relu_kernel = {prepare_nothing, relu_run, nullptr};
-const OpKernel relu6_kernel = {prepare_nothing, relu6_run, nullptr};
-const OpKernel hardswish_kernel = {prepare_nothing, hardswish_run, nullptr};
-const OpKernel silu_kernel = {prepare_nothing, silu_run, nullptr};
-const OpKernel sigmoid_kernel = {prepare_nothing, sigmoid_run, nullptr};
-const OpKernel identity_kernel = {prepare_nothing, identity_run, nullptr};
-const OpKernel dropout_kernel = {dropout_prepare, dropout_run, nullptr};
+}  // namespace
+const OpKernel relu_kernel = {prepare_nothing, relu_run, nullptr, relu_script};
+const OpKernel relu6_kernel = {prepare_nothing, relu6_run, nullptr, relu6_script};
+const OpKernel hardswish_kernel = {prepare_nothing, hardswish_run, nullptr, hardswish_script};
+const OpKernel hardsigmoid_kernel = {prepare_nothing, hardsigmoid_run, nullptr, hardsigmoid_script};
+const OpKernel silu_kernel = {prepare_nothing, silu_run, nullptr, silu_script};
+const OpKernel sigmoid_kernel = {prepare_nothing, sigmoid_run, nullptr, sigmoid_script};
+const OpKernel identity_kernel = {prepare_nothing, identity_run, nullptr, same_script};
+const OpKernel dropout_kernel = {dropout_prepare, dropout_run, nullptr, same_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -1,6 +1,9 @@
 // Element-wise arithmetic. add: two or more inputs of one shape, all coupled channel by channel.
 // mul: two inputs broadcast as at::mul does (a squeeze-excitation gate [C,1,1] times [C,H,W]).
+// affine: one input times a number plus a number (attributes scale = 1, shift = 0; finite), what
+// TorchScript's add, sub, mul and div with a scalar become.
 #include <algorithm>
+#include <cmath>
 
 #include "legodnn/graph/ops/common.h"
 
@@ -46,8 +49,16 @@ ChannelLayout mul_channels(const Node&, ChannelCoupling& c) {
   return a_full ? c.input(0) : c.input(1);
 }
 
+Shape affine_shape(const Node& n, const std::vector<Shape>& in) {
+  expect_arity(n, 1);
+  for (const char* key : {"scale", "shift"})
+    if (!std::isfinite(n.f(key, 0.0))) fail(n, std::string(key) + " must be a finite number");
+  return in[0];
+}
+
 }  // namespace
 
+const OpInfo affine_op = {affine_shape, nullptr, nullptr, pass_channels, nullptr};
 const OpInfo add_op = {add_shape, nullptr, nullptr, add_channels, nullptr};
 const OpInfo mul_op = {mul_shape, nullptr, nullptr, mul_channels, nullptr};
 

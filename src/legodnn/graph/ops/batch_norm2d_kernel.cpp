@@ -27,9 +27,16 @@ at::Tensor batch_norm2d_run(const KernelStep& s, const std::vector<at::Tensor>& 
 
 void batch_norm2d_set_momentum(KernelStep& s, double momentum) { s.reals[kMomentum] = momentum; }
 
+std::string batch_norm2d_script(const KernelStep& s, const ScriptOperands& o) {
+  const auto& t = o.tensors;
+  return "torch.batch_norm(" + o.in[0] + ", " + t[kWeight] + ", " + t[kBias] + ", " + t[kMean] + ", " + t[kVar] +
+         ", False, " + script_real(s.reals[kMomentum]) + ", " + script_real(s.reals[kEps]) + ", False)";
+}
+
 }  // namespace
 
-const OpKernel batch_norm2d_kernel = {batch_norm2d_prepare, batch_norm2d_run, batch_norm2d_set_momentum};
+const OpKernel batch_norm2d_kernel = {batch_norm2d_prepare, batch_norm2d_run, batch_norm2d_set_momentum,
+                                      batch_norm2d_script};
 
 }  // namespace ops
 }  // namespace legodnn

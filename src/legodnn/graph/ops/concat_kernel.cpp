@@ -14,9 +14,15 @@ at::Tensor concat_run(const KernelStep& s, const std::vector<at::Tensor>& v, con
   return at::cat(parts, 1);
 }
 
+std::string concat_script(const KernelStep&, const ScriptOperands& o) {
+  std::string parts;
+  for (const auto& x : o.in) parts += (parts.empty() ? "" : ", ") + x;
+  return "torch.cat([" + parts + "], 1)";
+}
+
 }  // namespace
 
-const OpKernel concat_kernel = {prepare_nothing, concat_run, nullptr};
+const OpKernel concat_kernel = {prepare_nothing, concat_run, nullptr, concat_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -25,9 +25,15 @@ at::Tensor conv2d_run(const KernelStep& s, const std::vector<at::Tensor>& v, con
                     s.lists[kPadding], s.lists[kDilation], s.count);
 }
 
+std::string conv2d_script(const KernelStep& s, const ScriptOperands& o) {
+  return "torch.conv2d(" + o.in[0] + ", " + o.tensors[kWeight] + ", " + o.tensors[kBias] + ", " +
+         script_ints(s.lists[kStride]) + ", " + script_ints(s.lists[kPadding]) + ", " +
+         script_ints(s.lists[kDilation]) + ", " + std::to_string(s.count) + ")";
+}
+
 }  // namespace
 
-const OpKernel conv2d_kernel = {conv2d_prepare, conv2d_run, nullptr};
+const OpKernel conv2d_kernel = {conv2d_prepare, conv2d_run, nullptr, conv2d_script};
 
 }  // namespace ops
 }  // namespace legodnn

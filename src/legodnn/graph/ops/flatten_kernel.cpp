@@ -11,9 +11,11 @@ at::Tensor flatten_run(const KernelStep& s, const std::vector<at::Tensor>& v, co
   return v[s.in[0]].flatten(1);
 }
 
+std::string flatten_script(const KernelStep&, const ScriptOperands& o) { return "torch.flatten(" + o.in[0] + ", 1)"; }
+
 }  // namespace
 
-const OpKernel flatten_kernel = {prepare_nothing, flatten_run, nullptr};
+const OpKernel flatten_kernel = {prepare_nothing, flatten_run, nullptr, flatten_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -9,9 +9,11 @@ at::Tensor input_run(const KernelStep&, const std::vector<at::Tensor>&, const at
   return x;
 }
 
+std::string input_script(const KernelStep&, const ScriptOperands& o) { return o.input; }
+
 }  // namespace
 
-const OpKernel input_kernel = {prepare_nothing, input_run, nullptr};
+const OpKernel input_kernel = {prepare_nothing, input_run, nullptr, input_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -4,6 +4,7 @@
 // `prepare` reads the node's attributes and tensors into a step, `run` is the hot path.
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -14,6 +15,13 @@
 namespace legodnn {
 
 struct OpKernel;
+
+/// How an exported op names its operands in TorchScript source (graph/export_torchscript.cpp).
+struct ScriptOperands {
+  std::string input;                   ///< the forward's argument (what an input node reads)
+  std::vector<std::string> in;         ///< the input values' variable names, in the node's order
+  std::array<std::string, 4> tensors;  ///< the step's tensors as attributes ("self.conv1_weight"), "None" if undefined
+};
 
 /// One node, compiled: its kernel, its inputs, and what `prepare` read for `run`. The meaning of
 /// the generic slots is the kernel's own (each kernel file names them).
@@ -38,6 +46,9 @@ struct OpKernel {
                     const at::Tensor& input, bool training);
   /// Overrides the batch-norm momentum of the step; nullptr for ops without one.
   void (*set_momentum)(KernelStep& s, double momentum);
+  /// The TorchScript expression that computes what `run` computes in inference, from the same
+  /// step (so an export cannot drift from the executor): "torch.conv2d(v3, self.w, None, ...)".
+  std::string (*script)(const KernelStep& s, const ScriptOperands& o);
 };
 
 /// The kernel of an op.
@@ -52,6 +63,11 @@ LEGODNN_OPS(LEGODNN_KERNEL_DECLARE)
 void prepare_nothing(const Node& n, const Weights& w, KernelStep& s);
 /// The node's tensor `param` (present: check_weights ran).
 const at::Tensor& node_tensor(const Weights& w, const Node& n, const char* param);
+/// TorchScript literals: an int list "[1, 1]", a float that parses back to the same double
+/// ("0.10000000000000001", "1.0"), a bool "True"/"False".
+std::string script_ints(const std::vector<int64_t>& xs);
+std::string script_real(double x);
+std::string script_bool(bool b);
 }  // namespace ops
 
 }  // namespace legodnn

@@ -18,9 +18,13 @@ at::Tensor linear_run(const KernelStep& s, const std::vector<at::Tensor>& v, con
   return at::linear(v[s.in[0]], s.tensors[kWeight], s.tensors[kBias]);
 }
 
+std::string linear_script(const KernelStep&, const ScriptOperands& o) {
+  return "torch.linear(" + o.in[0] + ", " + o.tensors[kWeight] + ", " + o.tensors[kBias] + ")";
+}
+
 }  // namespace
 
-const OpKernel linear_kernel = {linear_prepare, linear_run, nullptr};
+const OpKernel linear_kernel = {linear_prepare, linear_run, nullptr, linear_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -17,9 +17,13 @@ at::Tensor mean_run(const KernelStep& s, const std::vector<at::Tensor>& v, const
   return at::mean(v[s.in[0]], {2, 3}, s.flags[kKeepdim]);
 }
 
+std::string mean_script(const KernelStep& s, const ScriptOperands& o) {
+  return "torch.mean(" + o.in[0] + ", [2, 3], " + script_bool(s.flags[kKeepdim]) + ")";
+}
+
 }  // namespace
 
-const OpKernel mean_kernel = {mean_prepare, mean_run, nullptr};
+const OpKernel mean_kernel = {mean_prepare, mean_run, nullptr, mean_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -39,11 +39,25 @@ at::Tensor adaptive_run(const KernelStep& s, const Values& v, const at::Tensor&,
   return at::adaptive_avg_pool2d(v[s.in[0]], s.lists[kOutput]);
 }
 
+std::string max_pool2d_script(const KernelStep& s, const ScriptOperands& o) {
+  return "torch.max_pool2d(" + o.in[0] + ", " + script_ints(s.lists[kKernel]) + ", " + script_ints(s.lists[kStride]) +
+         ", " + script_ints(s.lists[kPadding]) + ", " + script_ints(s.lists[kDilation]) + ", " +
+         script_bool(s.flags[kCeilMode]) + ")";
+}
+std::string avg_pool2d_script(const KernelStep& s, const ScriptOperands& o) {
+  return "torch.avg_pool2d(" + o.in[0] + ", " + script_ints(s.lists[kKernel]) + ", " + script_ints(s.lists[kStride]) +
+         ", " + script_ints(s.lists[kPadding]) + ", " + script_bool(s.flags[kCeilMode]) + ", " +
+         script_bool(s.flags[kCountIncludePad]) + ")";
+}
+std::string adaptive_script(const KernelStep& s, const ScriptOperands& o) {
+  return "torch.adaptive_avg_pool2d(" + o.in[0] + ", " + script_ints(s.lists[kOutput]) + ")";
+}
+
 }  // namespace
 
-const OpKernel max_pool2d_kernel = {window_prepare, max_pool2d_run, nullptr};
-const OpKernel avg_pool2d_kernel = {window_prepare, avg_pool2d_run, nullptr};
-const OpKernel adaptive_avg_pool2d_kernel = {adaptive_prepare, adaptive_run, nullptr};
+const OpKernel max_pool2d_kernel = {window_prepare, max_pool2d_run, nullptr, max_pool2d_script};
+const OpKernel avg_pool2d_kernel = {window_prepare, avg_pool2d_run, nullptr, avg_pool2d_script};
+const OpKernel adaptive_avg_pool2d_kernel = {adaptive_prepare, adaptive_run, nullptr, adaptive_script};
 
 }  // namespace ops
 }  // namespace legodnn

@@ -26,9 +26,19 @@ at::Tensor upsample_run(const KernelStep& s, const std::vector<at::Tensor>& v, c
                             : at::upsample_nearest2d(in, size);
 }
 
+std::string upsample_script(const KernelStep& s, const ScriptOperands& o) {
+  const std::string& in = o.in[0];
+  std::string size = s.lists[kSize].empty() ? "[" + in + ".size(2) * " + std::to_string(s.lists[kScale][0]) + ", " +
+                                                  in + ".size(3) * " + std::to_string(s.lists[kScale][1]) + "]"
+                                            : script_ints(s.lists[kSize]);
+  return s.flags[kBilinear]
+             ? "torch.upsample_bilinear2d(" + in + ", " + size + ", " + script_bool(s.flags[kAlignCorners]) + ")"
+             : "torch.upsample_nearest2d(" + in + ", " + size + ")";
+}
+
 }  // namespace
 
-const OpKernel upsample_kernel = {upsample_prepare, upsample_run, nullptr};
+const OpKernel upsample_kernel = {upsample_prepare, upsample_run, nullptr, upsample_script};
 
 }  // namespace ops
 }  // namespace legodnn
