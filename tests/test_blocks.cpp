@@ -1,5 +1,6 @@
 // Descendant generation by channel pruning, composition (block detection alone is
 // tests/base/test_detect.cpp).
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -125,6 +126,51 @@ TEST(Blocks, DepthwiseCouplingIsPrunedConsistently) {
   auto xin = at::randn({2, 4, 6, 6});
   auto got = Executor(d.graph, d.weights).forward(xin);
   EXPECT_TRUE(at::allclose(got, masked_reference(m.graph, m.weights, ca, keep, xin), 1e-5, 1e-6));
+}
+
+TEST(Blocks, GroupedConvIsPrunedByWholeGroups) {
+  // ResNeXt-style: 1x1 expand, 3x3 grouped conv (4 groups of 4 channels), 1x1 project.
+  GraphBuilder b({4, 6, 6});
+  auto x = b.conv("expand", "input", 16, 1, 1, 0, 1, false);
+  x = b.unary("r1", Op::Relu, x);
+  x = b.conv("grouped", x, 16, 3, 1, 1, 4, false);
+  x = b.unary("r2", Op::Relu, x);
+  b.conv("project", x, 4, 1, 1, 0, 1, false);
+  Model m{b.finish(), {}};
+  m.weights = init_weights(m.graph, 3);
+  auto ca = analyse_channels(m.graph);
+  ASSERT_EQ(ca.prunable(), 1);
+  int g = ca.layout[m.graph.index("grouped")][0].group;
+  EXPECT_EQ(ca.layout[m.graph.index("expand")][0].group, g);
+  EXPECT_EQ(ca.groups[g].unit, 4);
+  auto imp = channel_importance(m.graph, m.weights, ca);
+  for (double s : {0.3, 0.5, 0.8}) {
+    auto keep = kept_channels(ca, imp, s);
+    const int64_t groups = 4 - static_cast<int64_t>(std::floor(s * 4 + 1e-9));  // whole groups: 3, 2, 1
+    ASSERT_EQ(keep[g].size(), static_cast<size_t>(4 * groups)) << s;
+    for (size_t k = 0; k < keep[g].size(); k += 4)
+      for (int64_t j = 1; j < 4; ++j) EXPECT_EQ(keep[g][k + j], keep[g][k] + j) << "runs of 4 at sparsity " << s;
+    Model d = prune_block(m.graph, m.weights, ca, keep);
+    const Node& gc = d.graph.node("grouped");
+    EXPECT_EQ(gc.i("groups"), groups);
+    EXPECT_EQ(gc.i("in_channels"), 4 * groups);
+    auto xin = at::randn({2, 4, 6, 6});
+    auto got = Executor(d.graph, d.weights).forward(xin);
+    EXPECT_TRUE(at::allclose(got, masked_reference(m.graph, m.weights, ca, keep, xin), 1e-5, 1e-6)) << s;
+  }
+}
+
+TEST(Blocks, GroupedConvWithAChannelMultiplierIsFrozenWithTheReason) {
+  GraphBuilder b({4, 6, 6});
+  auto x = b.conv("expand", "input", 8, 1, 1, 0, 1, false);
+  x = b.conv("grouped", x, 16, 3, 1, 1, 4, false);  // 8 -> 16 in 4 groups: 2 in, 4 out per group
+  b.conv("project", x, 4, 1, 1, 0, 1, false);
+  Model m{b.finish(), {}};
+  m.weights = init_weights(m.graph, 4);
+  auto ca = analyse_channels(m.graph);
+  EXPECT_EQ(ca.prunable(), 0);
+  const auto& why = ca.groups[ca.layout[m.graph.index("expand")][0].group].why_frozen;
+  EXPECT_NE(why.find("grouped conv grouped (8 -> 16 channels in 4 groups"), std::string::npos) << why;
 }
 
 TEST(Blocks, ResidualAddCouplingIsPrunedConsistently) {

@@ -1,5 +1,7 @@
 #include "legodnn/blocks/channels.h"
 
+#include <numeric>
+
 #include "legodnn/util/error.h"
 
 namespace legodnn {
@@ -10,12 +12,14 @@ namespace {
 struct Spaces {
   std::vector<int> parent;
   std::vector<int64_t> size;
+  std::vector<int64_t> unit;
   std::vector<std::string> frozen;
   std::vector<std::vector<std::string>> producers;
 
   int make(int64_t channels) {
     parent.push_back(static_cast<int>(parent.size()));
     size.push_back(channels);
+    unit.push_back(1);
     frozen.emplace_back();
     producers.emplace_back();
     return parent.back();
@@ -30,11 +34,22 @@ struct Spaces {
     if (a == b) return;
     parent[b] = a;
     if (frozen[a].empty()) frozen[a] = frozen[b];
+    set_unit(a, unit[b], "channel runs of " + std::to_string(unit[a]) + " and " + std::to_string(unit[b]));
     producers[a].insert(producers[a].end(), producers[b].begin(), producers[b].end());
   }
   void freeze(int s, const std::string& why) {
     s = find(s);
     if (frozen[s].empty()) frozen[s] = why;
+  }
+  // Runs of the space become the least common multiple of its runs and `u`; a space they do not
+  // divide is frozen.
+  void set_unit(int s, int64_t u, const std::string& why) {
+    s = find(s);
+    unit[s] = std::lcm(unit[s], u);
+    if (size[s] % unit[s] != 0) {
+      freeze(s, why + " do not divide " + std::to_string(size[s]) + " channels");
+      unit[s] = 1;
+    }
   }
 };
 
@@ -82,6 +97,14 @@ class Coupling final : public ChannelCoupling {
   void freeze(const Layout& l, const std::string& why) override {
     for (const auto& s : l) sp_.freeze(s.group, why);
   }
+  void require_unit(const Layout& l, int64_t unit, const std::string& why) override {
+    bool aligned = unit >= 1;
+    for (const auto& s : l) aligned = aligned && s.repeat == 1 && s.offset % unit == 0 && s.count % unit == 0;
+    for (const auto& s : l) {
+      if (aligned) sp_.set_unit(s.group, unit, why + ": groups of " + std::to_string(unit) + " channels");
+      else sp_.freeze(s.group, why + ": its groups of " + std::to_string(unit) + " channels straddle the input's parts");
+    }
+  }
 
  private:
   const Graph& g_;
@@ -124,6 +147,7 @@ ChannelAnalysis analyse_channels(const Graph& g) {
     ChannelGroup cg;
     cg.id = id[r];
     cg.channels = sp.size[r];
+    cg.unit = sp.unit[r];
     cg.frozen = !sp.frozen[r].empty();
     cg.why_frozen = sp.frozen[r];
     cg.producers = sp.producers[r];

@@ -15,6 +15,7 @@ namespace legodnn {
 struct ChannelGroup {
   int id = 0;
   int64_t channels = 0;
+  int64_t unit = 1;                    ///< channels go in runs of `unit` (whole groups of a grouped conv)
   bool frozen = false;                 ///< reaches the block's input or output, or a coupling we cannot prune
   std::string why_frozen;              ///< "block input", "block output", "grouped conv g" ...
   std::vector<std::string> producers;  ///< conv2d / linear nodes whose output channels are this group

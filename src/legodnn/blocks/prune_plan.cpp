@@ -32,14 +32,21 @@ std::vector<std::vector<int64_t>> kept_channels(const ChannelAnalysis& ca,
       keep[gi] = all;
       continue;
     }
+    // Whole runs of `unit` channels (a grouped conv's groups), ranked by their summed importance.
+    const int64_t unit = ca.groups[gi].unit, runs = c / unit;
     // The epsilon keeps products like 0.6 * 5 = 3.0000000000000004 from losing a channel.
-    int64_t n = std::max<int64_t>(1, c - static_cast<int64_t>(std::floor(s * c + 1e-9)));
-    const auto& imp = importance[gi];
+    int64_t n = std::max<int64_t>(1, runs - static_cast<int64_t>(std::floor(s * runs + 1e-9)));
+    std::vector<double> imp(runs, 0.0);
+    for (int64_t ch = 0; ch < c; ++ch) imp[ch / unit] += importance[gi][ch];
+    std::vector<int64_t> order(runs);
+    std::iota(order.begin(), order.end(), 0);
     // Most important first; ties broken by the lower index, so the choice is deterministic.
-    std::stable_sort(all.begin(), all.end(), [&](int64_t a, int64_t b) { return imp[a] > imp[b]; });
-    all.resize(n);
-    std::sort(all.begin(), all.end());
-    keep[gi] = all;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return imp[a] > imp[b]; });
+    order.resize(n);
+    std::sort(order.begin(), order.end());
+    keep[gi].clear();
+    for (int64_t r : order)
+      for (int64_t ch = r * unit; ch < (r + 1) * unit; ++ch) keep[gi].push_back(ch);
   }
   return keep;
 }

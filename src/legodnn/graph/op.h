@@ -43,6 +43,10 @@ class ChannelCoupling {
   virtual void couple(const ChannelLayout& a, const ChannelLayout& b) = 0;
   /// Freezes every group of `l`, giving the reason.
   virtual void freeze(const ChannelLayout& l, const std::string& why) = 0;
+  /// The channels of every group of `l` go in runs of `unit` (a grouped conv's groups): pruning
+  /// keeps or drops whole runs. Where runs cannot line up (a segment not a multiple of `unit`, a
+  /// flattened layout), the groups are frozen with `why`.
+  virtual void require_unit(const ChannelLayout& l, int64_t unit, const std::string& why) = 0;
 };
 
 /// Kept channel (feature) indices of a node being pruned: its output's and each input's.

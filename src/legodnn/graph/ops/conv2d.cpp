@@ -37,22 +37,22 @@ int64_t conv2d_macs(const Node& n, const Shape& o) {
   return o[0] * o[1] * o[2] * (n.i("in_channels") / n.i("groups", 1)) * k[0] * k[1];
 }
 
-bool depthwise(const Node& n) {
-  int64_t groups = n.i("groups", 1);
-  return groups != 1 && groups == n.i("in_channels") && groups == n.i("out_channels");
-}
-
 ChannelLayout conv2d_channels(const Node& n, ChannelCoupling& c) {
   if (n.i("groups", 1) == 1) return c.fresh(n.i("out_channels"), true);
-  if (depthwise(n)) {
-    // Output channel c is computed from input channel c alone.
+  const int64_t groups = n.i("groups"), in = n.i("in_channels"), out = n.i("out_channels");
+  if (in == out) {
+    // Output group g is computed from input group g alone (depthwise: channel c from channel c):
+    // the same whole groups go on both sides, so the output shares the input's channels.
     c.add_producer(c.input(0));
+    c.require_unit(c.input(0), in / groups, "grouped conv " + n.name);
     return c.input(0);
   }
-  // Grouped conv: pruning would have to keep the group structure; kept whole for now.
-  auto l = c.fresh(n.i("out_channels"), true);
-  c.freeze(l, "grouped conv " + n.name);
-  c.freeze(c.input(0), "grouped conv " + n.name);
+  // Groups of different widths on the two sides (a channel multiplier): kept whole.
+  const std::string why = "grouped conv " + n.name + " (" + std::to_string(in) + " -> " + std::to_string(out) +
+                          " channels in " + std::to_string(groups) + " groups: pruned only when in = out)";
+  auto l = c.fresh(out, true);
+  c.freeze(l, why);
+  c.freeze(c.input(0), why);
   return l;
 }
 
@@ -62,10 +62,13 @@ std::vector<ParamSlice> conv2d_prune(Node& n, const PruneIndices& keep) {
   std::vector<ParamSlice> s;
   if (n.i("groups", 1) == 1) {
     s = {{"weight", 0, out}, {"weight", 1, in}};
-  } else if (depthwise(n)) {
+  } else {
+    // Whole groups kept (or, frozen, all of them): the weight's rows of the kept groups, each
+    // still reading its own group's inputs.
+    const int64_t per_group = n.i("out_channels") / n.i("groups");
     s = {{"weight", 0, out}};
-    n.attrs["groups"] = static_cast<int64_t>(out.size());
-  }  // else grouped: frozen on both sides, the weight is copied whole
+    n.attrs["groups"] = static_cast<int64_t>(out.size()) / per_group;
+  }
   n.attrs["in_channels"] = static_cast<int64_t>(in.size());
   n.attrs["out_channels"] = static_cast<int64_t>(out.size());
   s.push_back({"bias", 0, out});
