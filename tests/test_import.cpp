@@ -19,6 +19,7 @@
 #include "legodnn/graph/export_torchscript.h"
 #include "legodnn/graph/import_torchscript.h"
 #include "legodnn/graph/serialize.h"
+#include "legodnn/report/blocks.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/process.h"
 #include "test_util.h"
@@ -83,8 +84,9 @@ for f in sys.argv[2:]:
     print(f'{f}: max abs difference {d:.3g} (scale {scale:.3g})')
 )PY";
 
-const char* kModels[] = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "vgg11_bn",
-                         "squeezenet1_1", "resnext50_32x4d", "scripted_resnet18"};
+const char* kModels[] = {"resnet18",        "resnet50",           "mobilenet_v2", "mobilenet_v3_small",
+                         "vgg11_bn",        "squeezenet1_1",      "resnext50_32x4d", "shufflenet_v2_x0_5",
+                         "efficientnet_b0", "densenet121",        "scripted_resnet18"};
 
 // Each fixture is traced when a test first asks for it (CTest runs every test in its own process).
 struct Fixtures {
@@ -206,6 +208,21 @@ TEST(Import, ModelFolderRoundTripsAndNamesNodesAfterModules) {
   save_model(out.path + "/m", m, nlohmann::json{{"model", "resnet18"}});
   Model back = load_model(out.path + "/m");
   EXPECT_EQ(back.graph.size(), m.graph.size());
+}
+
+TEST(Import, ChannelShuffleAndSplitsAreFrozenWithTheirReasonInTheBlocksReport) {
+  const auto& fx = fixtures();
+  if (!fx.skip.empty()) GTEST_SKIP() << fx.skip;
+  ImportReport r;
+  Model m = import_torchscript(fx.file("shufflenet_v2_x0_5"), {3, 64, 64}, &r);
+  EXPECT_EQ(m.graph.node("stage2.0.channel_shuffle").op, Op::ChannelShuffle);
+  EXPECT_EQ(m.graph.node("stage2.0.channel_shuffle").i("groups"), 2);
+  EXPECT_EQ(m.graph.node("stage2.1.slice").op, Op::Slice);  // x.chunk(2, dim=1)
+  auto specs = detect_blocks(m.graph);
+  auto fams = make_descendants(m, specs, {0.0, 0.5});
+  const std::string text = blocks_text(blocks_json(m, "shufflenet", fams, specs));
+  EXPECT_NE(text.find("frozen: 24 channels, channel shuffle stage2.0.channel_shuffle"), std::string::npos) << text;
+  EXPECT_NE(text.find("frozen: 24 channels, channel slice stage2.1.slice"), std::string::npos) << text;
 }
 
 TEST(Import, ListsEveryUnsupportedOpWithItsModulePathAtOnce) {

@@ -32,6 +32,10 @@ struct V {
   std::string node;
   c10::IValue c;
   std::vector<V> items;
+  // A tensor viewed as [N, split, C/split, H, W] (transposed: [N, C/split, split, H, W]), the
+  // middle of a channel shuffle; only transpose, contiguous and the view back may read it.
+  int64_t split = 0;
+  bool transposed = false;
 
   static V tensor(std::string n) { V v; v.k = K::Tensor; v.node = std::move(n); return v; }
   static V constant(c10::IValue x) { V v; v.k = K::Const; v.c = std::move(x); return v; }
@@ -285,6 +289,7 @@ class Importer {
     if (kind == "prim::If") return branch(n, in);
     if (kind == "aten::size") {
       V x = tensor_in(in, 0, "the input");
+      if (x.split) unmappable("the size of a 5-D view of channel groups");
       const Shape& s = shape(x);
       const int64_t rank = static_cast<int64_t>(s.size()) + 1;
       auto dim_value = [&](int64_t d) { return d == 0 ? V::batch() : V::constant(c10::IValue(s[d - 1])); };
@@ -409,6 +414,52 @@ class Importer {
     auto unary = [&](Op op, std::map<std::string, AttrValue> attrs = {}) {
       return one(emit(n, node(op, {tensor_in(in, 0, "the input").node}, std::move(attrs))));
     };
+    for (const auto& v : in)
+      if (v.split && kind != "aten::transpose" && kind != "aten::contiguous" && kind != "aten::view" &&
+          kind != "aten::reshape" && kind != "aten::flatten")
+        unmappable("reads a 5-D view of channel groups (only a channel shuffle, view-transpose-view, maps)");
+    if (kind == "aten::transpose") {
+      V x = tensor_in(in, 0, "the input");
+      int64_t a = int_of(in.at(1), "dim0"), b = int_of(in.at(2), "dim1");
+      if (a < 0) a += 5;
+      if (b < 0) b += 5;
+      if (!x.split || std::min(a, b) != 1 || std::max(a, b) != 2)
+        unmappable("a transpose other than of a channel shuffle's groups");
+      ++folded_;
+      x.transposed = !x.transposed;
+      return {x};
+    }
+    if (kind == "aten::channel_shuffle" || kind == "aten::native_channel_shuffle")
+      return unary(Op::ChannelShuffle, {{"groups", int_of(in.at(1), "groups")}});
+    if (kind == "aten::chunk" || kind == "aten::unsafe_chunk" || kind == "aten::split" ||
+        kind == "aten::unsafe_split" || kind == "aten::split_with_sizes" || kind == "aten::unsafe_split_with_sizes")
+      return split_channels(n, kind, in);
+    if (kind == "aten::slice" || kind == "aten::narrow") {
+      V x = tensor_in(in, 0, "the input");
+      const Shape& sh = shape(x);
+      const int64_t rank = static_cast<int64_t>(sh.size()) + 1;
+      int64_t d = int_of(in.at(1), "dim");
+      if (d < 0) d += rank;
+      auto clampi = [](int64_t i, int64_t size) { return std::clamp<int64_t>(i < 0 ? i + size : i, 0, size); };
+      if (d == 0 || d >= rank) unmappable("a slice along the batch or of an out-of-range dimension");
+      const int64_t size = sh[d - 1];
+      int64_t start = 0, end = size;
+      if (kind == "aten::narrow") {
+        start = clampi(int_of(in.at(2), "start"), size);
+        end = std::min(size, start + int_of(in.at(3), "length"));
+      } else {
+        if (int_of(in.at(4), "step") != 1) unmappable("a slice with a step other than 1");
+        start = in.at(2).is_none() ? 0 : clampi(int_of(in.at(2), "start"), size);
+        end = in.at(3).is_none() ? size : clampi(int_of(in.at(3), "end"), size);
+      }
+      if (start == 0 && end == size) {
+        ++folded_;
+        return {x};
+      }
+      if (d != 1) unmappable("a slice along H or W");
+      if (end <= start) unmappable("an empty slice");
+      return one(emit(n, node(Op::Slice, {x.node}, {{"start", start}, {"end", end}})));
+    }
     if (kind == "aten::_convolution" || kind == "aten::conv2d") {
       V x = tensor_in(in, 0, "the input");
       at::Tensor w = weight_of(in.at(1), "the weight");
@@ -521,6 +572,13 @@ class Importer {
       int64_t s = int_of(in.at(1), "start_dim"), e = int_of(in.at(2), "end_dim");
       if (s < 0) s += rank;
       if (e < 0) e += rank;
+      if (x.split) {
+        int64_t s5 = int_of(in.at(1), "start_dim"), e5 = int_of(in.at(2), "end_dim");
+        if (s5 < 0) s5 += 5;
+        if (e5 < 0) e5 += 5;
+        if (s5 != 1 || e5 != 2) unmappable("a flatten of channel groups other than of dimensions 1 and 2");
+        return unsplit(n, x);
+      }
       if (s != 1 || e != rank - 1) unmappable("flatten other than from dimension 1 to the last");
       return flatten(n, x);
     }
@@ -533,6 +591,22 @@ class Importer {
       int64_t features = 1;
       for (int64_t d : shape(x)) features *= d;
       auto is = [](const V& v, int64_t d) { return v.is_const() && v.c.isInt() && v.c.toInt() == d; };
+      auto batch = [&](const V& v) { return v.k == V::K::Batch || is(v, -1); };
+      const Shape& sh = shape(x);
+      if (sh.size() == 3 && !x.split && items.size() == 5 && batch(items[0]) && items[1].is_const() &&
+          items[1].c.isInt() && items[1].c.toInt() > 0 && sh[0] % items[1].c.toInt() == 0 &&
+          (is(items[2], sh[0] / items[1].c.toInt()) || is(items[2], -1)) && is(items[3], sh[1]) && is(items[4], sh[2])) {
+        // [N, C, H, W] -> [N, g, C/g, H, W]: the start of a channel shuffle.
+        ++folded_;
+        x.split = items[1].c.toInt();
+        return {x};
+      }
+      if (x.split) {
+        if (items.size() == 4 && batch(items[0]) && (is(items[1], -1) || is(items[1], sh[0])) && is(items[2], sh[1]) &&
+            is(items[3], sh[2]))
+          return unsplit(n, x);
+        unmappable("a reshape of channel groups other than back to (N, C, H, W)");
+      }
       if (items.size() == 2 && (items[0].k == V::K::Batch || is(items[0], -1)) &&
           (is(items[1], -1) || is(items[1], features)) && !(is(items[0], -1) && is(items[1], -1)))
         return flatten(n, x);
@@ -571,6 +645,64 @@ class Importer {
     }
     if (kind == "aten::upsample_nearest2d" || kind == "aten::upsample_bilinear2d") return upsample(n, kind, in);
     unmappable("no IR op for it");
+  }
+
+  // The view back to [N, C, H, W] of a channel-group view: a channel shuffle when transposed.
+  std::vector<V> unsplit(jit::Node* n, V x) {
+    const int64_t groups = x.split;
+    const bool shuffled = x.transposed;
+    x.split = 0;
+    x.transposed = false;
+    if (!shuffled) {
+      ++folded_;
+      return {x};
+    }
+    return one(emit(n, Node{"", Op::ChannelShuffle, {x.node}, {{"groups", groups}}}));
+  }
+
+  // chunk / split / split_with_sizes along channels: one slice node per part.
+  std::vector<V> split_channels(jit::Node* n, const std::string& kind, const std::vector<V>& in) {
+    V x = tensor_in(in, 0, "the input");
+    const Shape& sh = shape(x);
+    const int64_t rank = static_cast<int64_t>(sh.size()) + 1;
+    int64_t d = int_of(in.at(2), "dim");
+    if (d < 0) d += rank;
+    if (d != 1) unmappable("a split along another axis than channels");
+    const int64_t c = sh[0];
+    std::vector<int64_t> sizes;
+    if (kind == "aten::chunk" || kind == "aten::unsafe_chunk") {
+      const int64_t chunks = int_of(in.at(1), "chunks");
+      if (chunks < 1) unmappable("chunks below 1");
+      const int64_t each = (c + chunks - 1) / chunks;
+      for (int64_t at = 0; at < c; at += each) sizes.push_back(std::min(each, c - at));
+    } else if (kind == "aten::split" || kind == "aten::unsafe_split") {
+      if (in.at(1).is_const() && in.at(1).c.isInt()) {
+        const int64_t each = in.at(1).c.toInt();
+        if (each < 1) unmappable("a split size below 1");
+        for (int64_t at = 0; at < c; at += each) sizes.push_back(std::min(each, c - at));
+      } else {
+        sizes = ints_of(in.at(1), "split sizes");
+      }
+    } else {
+      sizes = ints_of(in.at(1), "split sizes");
+    }
+    int64_t total = 0;
+    for (int64_t s : sizes) {
+      if (s < 1) unmappable("a part of no channels");
+      total += s;
+    }
+    if (total != c) unmappable("split sizes that do not add up to the input's " + std::to_string(c) + " channels");
+    std::vector<V> parts;
+    int64_t start = 0;
+    for (int64_t s : sizes) {
+      if (sizes.size() == 1) {
+        parts.push_back(x);
+      } else {
+        parts.push_back(V::tensor(emit(n, Node{"", Op::Slice, {x.node}, {{"start", start}, {"end", start + s}}})));
+      }
+      start += s;
+    }
+    return {V::list(parts)};
   }
 
   std::vector<V> flatten(jit::Node* n, const V& x) {

@@ -26,4 +26,6 @@
   X(Upsample, "upsample", upsample)                          \
   X(Mean, "mean", mean)                                     \
   X(Hardsigmoid, "hardsigmoid", hardsigmoid)                 \
-  X(Affine, "affine", affine)
+  X(Affine, "affine", affine)                                \
+  X(Slice, "slice", slice)                                   \
+  X(ChannelShuffle, "channel_shuffle", channel_shuffle)
