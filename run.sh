@@ -22,7 +22,7 @@ JOBS=${LEGODNN_JOBS:-$(nproc)}
 PACKAGES=(
   g++ cmake make ccache pkg-config
   libtorch-dev libopenblas0-openmp
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libstb-dev
   libgtest-dev libbenchmark-dev
   coinor-libcbc-dev
   python3-pulp coinor-cbc

@@ -6,21 +6,12 @@
 
 #include "cli/cli.h"
 #include "legodnn/baseline/model_grained.h"
-#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/data/data_source.h"
 #include "legodnn/pipeline/build.h"
 #include "legodnn/report/tables.h"
 #include "legodnn/util/fs.h"
 
 namespace legodnn::cli {
-namespace {
-
-FashionMnist load_data(const Common& common) {
-  FashionMnistOptions fo;
-  fo.root = common.data;
-  return load_fashion_mnist(fo);
-}
-
-}  // namespace
 
 Command add_build(CLI::App& app) {
   struct Args {
@@ -68,7 +59,7 @@ Command add_build(CLI::App& app) {
             Model m = load_teacher(a->checkpoint, a->model, bopt.model_name);
             if (!a->pairs.empty()) bopt.explicit_blocks = parse_block_pairs(a->pairs);
             ensure_writable_dir(a->out);
-            auto r = build_repository(m, load_data(a->common), a->out, bopt);
+            auto r = build_repository(m, load_data(data_for(a->common, m.graph)), a->out, bopt);
             for (const auto& s : r.skipped) std::printf("stage %s: already complete, skipped\n", s.c_str());
             for (const auto& s : r.ran) std::printf("stage %s: done\n", s.c_str());
             std::printf("%s: %s\n", a->out.c_str(), r.complete ? "complete" : "incomplete (rerun to continue)");
@@ -111,7 +102,7 @@ Command add_baseline(CLI::App& app) {
             Model m = load_teacher(a->teacher, a->model, gopt.model_name);
             if (!a->pairs.empty()) gopt.explicit_blocks = parse_block_pairs(a->pairs);
             ensure_writable_dir(a->out);
-            auto r = build_model_grained(m, load_data(a->common), a->out, gopt);
+            auto r = build_model_grained(m, load_data(data_for(a->common, m.graph)), a->out, gopt);
             for (double s : r.skipped) std::printf("variant sparsity %g: already complete, skipped\n", s);
             for (double s : r.ran) std::printf("variant sparsity %g: done\n", s);
             if (!r.complete) {

@@ -8,7 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
-#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/data/data_source.h"
+#include "legodnn/repository/manifest.h"
 #include "legodnn/pipeline/calibrate.h"
 
 namespace legodnn::cli {
@@ -51,9 +52,7 @@ Command add_calibrate(CLI::App& app) {
   add_common(c, a->common, "the number of cores");
   return {c, [a] {
             apply_threads(a->common, cores());
-            FashionMnistOptions fo;
-            fo.root = a->common.data;
-            FashionMnist data = load_fashion_mnist(fo);
+            FashionMnist data = load_data(data_for(a->common, open_manifest(a->repo)));
             Split val = skip_head(data.val, a->val_skip);
             if (a->val_images > 0) val = val.head(a->val_images);
             Split test = a->test_images > 0 ? data.test.head(a->test_images) : data.test;

@@ -16,6 +16,8 @@ namespace legodnn {
 struct Model;
 struct ZooOptions;
 class Graph;
+struct Manifest;
+struct DataSource;
 }  // namespace legodnn
 
 namespace legodnn::cli {
@@ -76,6 +78,10 @@ Model model_for(const std::string& checkpoint, const std::string& name, const Zo
 /// Loads a trained model folder; `expected` (when given) must match the model name it records,
 /// which is returned in `name`.
 Model load_teacher(const std::string& dir, const std::string& expected, std::string& name);
+/// --data as a model reads it (its input shape and classes from its graph or its repository's
+/// manifest), for load_data / load_test_data (data/data_source.h).
+DataSource data_for(const Common& c, const Graph& g);
+DataSource data_for(const Common& c, const Manifest& m);
 /// One line of nodes, convs, params, MACs and bytes.
 std::string stats_line(const std::string& name, const Graph& g);
 

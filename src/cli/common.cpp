@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "legodnn/data/data_source.h"
 #include "legodnn/data/fashion_mnist.h"
+#include "legodnn/repository/manifest.h"
 #include "legodnn/graph/serialize.h"
 #include "legodnn/graph/weights.h"
 #include "legodnn/models/zoo.h"
@@ -26,9 +28,18 @@ void add_common(CLI::App* app, Common& c, const std::string& threads_default, bo
       ->check(CLI::Range(1, 4 * cores()));
   if (with_data) {
     c.data = default_fashion_mnist_root();
-    app->add_option("--data", c.data, "Fashion-MNIST folder (IDX .gz files)");
+    app->add_option("--data", c.data,
+                    "Fashion-MNIST folder (IDX .gz files), or an image folder: one subfolder per class of "
+                    "PNG/JPEG/BMP files (or train/ and test/ holding them), resized to the model's input");
   }
 }
+
+DataSource data_for(const Common& c, const Graph& g) {
+  const Shape out = g.infer_shapes()[g.index(g.output())];
+  return {c.data, g.node(g.input()).ints("shape"), out.size() == 1 ? out[0] : 0};
+}
+
+DataSource data_for(const Common& c, const Manifest& m) { return {c.data, m.input_shape, m.classes}; }
 
 int at_threads() { return at::get_num_threads(); }
 

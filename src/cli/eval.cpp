@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 #include "legodnn/blocks/prune.h"
-#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/data/data_source.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/repository/selection.h"
 #include "legodnn/train/trainer.h"
@@ -16,10 +16,8 @@
 namespace legodnn::cli {
 namespace {
 
-Split test_split(const Common& common, int64_t subset) {
-  FashionMnistOptions fo;
-  fo.root = common.data;
-  Split test = load_fashion_mnist_test(fo);
+Split test_split(const DataSource& source, int64_t subset) {
+  Split test = load_test_data(source);
   return subset > 0 ? test.head(subset) : test;
 }
 
@@ -51,7 +49,7 @@ Command add_eval(CLI::App& app) {
               const Manifest& man = repo.manifest();
               std::vector<int> choice = selection_for_sparsities(man, parse_numbers(a->select, "--select"), "--select");
               const double est = additive_estimate(man, choice, a->repo + "/manifest.json");
-              Split test = test_split(a->common, a->subset);
+              Split test = test_split(data_for(a->common, man), a->subset);
               Model m = repo.compose(choice);
               auto r = evaluate(m, test);
               auto st = graph_stats(m.graph);
@@ -64,7 +62,7 @@ Command add_eval(CLI::App& app) {
             if (!a->uniform.empty()) check_sparsities(a->uniform, "--uniform", false);
             std::string name;
             Model m = load_teacher(a->checkpoint, a->model, name);
-            Split test = test_split(a->common, a->subset);
+            Split test = test_split(data_for(a->common, m.graph), a->subset);
             auto r = evaluate(m, test);
             auto st = graph_stats(m.graph);
             std::printf("%s: test accuracy %.2f%% on %lld images (loss %.4f), params %lld, MACs %lld\n",

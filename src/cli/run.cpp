@@ -9,7 +9,7 @@
 #include "apps/demo.h"
 #include "cli/cli.h"
 #include "legodnn/baseline/model_grained.h"
-#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/data/data_source.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/scenario/report.h"
 #include "legodnn/scenario/runner.h"
@@ -34,6 +34,19 @@ void check_inputs(const Scenario& sc, const std::vector<SystemKind>& systems) {
         ModelGrainedSet::open(m.baseline);
       }
     }
+}
+
+// One --data serves every model of a scenario: they must read the same input shape and classes.
+DataSource scenario_data(const Common& common, const Scenario& sc) {
+  if (sc.models.empty()) return {common.data, {}, 0};
+  const Manifest first = open_manifest(sc.models[0].repo);
+  for (const auto& m : sc.models) {
+    const Manifest man = open_manifest(m.repo);
+    if (man.input_shape != first.input_shape || man.classes != first.classes)
+      throw OptionError("scenario models '" + sc.models[0].name + "' and '" + m.name +
+                        "' read different inputs (shape or classes); one --data serves every model of a scenario");
+  }
+  return data_for(common, first);
 }
 
 std::vector<SystemKind> systems_of(const std::string& which) {
@@ -115,9 +128,7 @@ Command add_run(CLI::App& app) {
             ensure_writable_dir(out);
             const auto systems = systems_of(a->system);
             check_inputs(sc, systems);
-            FashionMnistOptions fo;
-            fo.root = a->common.data;
-            Split test = load_fashion_mnist_test(fo);
+            Split test = load_test_data(scenario_data(a->common, sc));
             RunOptions ro = a->run;
             ro.switching.cost_per_mb = a->switch_cost_points / 100;
             ro.switching.hysteresis = a->hysteresis_points / 100;

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "legodnn/data/fashion_mnist.h"
+#include "legodnn/data/data_source.h"
 #include "legodnn/graph/serialize.h"
 #include "legodnn/models/zoo.h"
 #include "legodnn/train/trainer.h"
@@ -44,12 +44,10 @@ Command add_train(CLI::App& app) {
   return {c, [a] {
             apply_threads(a->common, cores());
             ensure_writable_dir(a->out);
-            FashionMnistOptions fo;
-            fo.root = a->common.data;
-            auto data = load_fashion_mnist(fo);
-            Split tr = a->subset > 0 ? data.train.subset(a->subset, a->train.seed) : data.train;
             Model m;
             m.graph = build_zoo_model(a->model, a->zoo);
+            auto data = load_data(data_for(a->common, m.graph));
+            Split tr = a->subset > 0 ? data.train.subset(a->subset, a->train.seed) : data.train;
             m.weights = init_weights(m.graph, a->train.seed);
             std::fputs(stats_line(a->model, m.graph).c_str(), stdout);
             TrainOptions topt = a->train;

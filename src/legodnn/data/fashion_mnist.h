@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -59,10 +60,12 @@ struct Split {
 };
 
 /// The three Fashion-MNIST splits.
+/// The three splits of a data set (Fashion-MNIST's, or an image folder's: data/image_folder.h).
 struct FashionMnist {
   Split train;  ///< 55k by default: the training file minus the validation images.
   Split val;    ///< 5k by default: val_size images of the training file.
   Split test;   ///< The 10k test file.
+  std::vector<std::string> classes;  ///< label k is classes[k] (an image folder's subfolders; empty for Fashion-MNIST)
 };
 
 /// A training set divided in two by split_validation().
