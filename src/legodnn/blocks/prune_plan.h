@@ -16,8 +16,8 @@ std::vector<double> default_sparsities();
 
 /// Channels kept per group at sparsity s: C - floor(s*C) (at least 1) of the most important ones,
 /// in ascending index order; frozen groups keep all. A group whose channels go in runs (unit > 1,
-/// a grouped conv) keeps R - floor(s*R) of its R runs, ranked by their summed importance. `importance` is per group and channel (for
-/// example channel_importance in prune.h).
+/// a grouped conv) keeps R - floor(s*R) of its R runs, ranked by their summed importance.
+/// `importance` is per group and channel (for example channel_importance in prune.h).
 std::vector<std::vector<int64_t>> kept_channels(const ChannelAnalysis& ca,
                                                 const std::vector<std::vector<double>>& importance,
                                                 double sparsity);
