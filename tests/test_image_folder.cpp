@@ -138,3 +138,17 @@ TEST(ImageFolder, DamagedFilesAndBadFoldersAreNamed) {
   std::ofstream(f.path + "/t10k-images-idx3-ubyte.gz") << "";
   EXPECT_THROWS_WITH(load_test_data(DataSource{f.path, {3, 64, 64}, 10}), OptionError, "give --data an image folder");
 }
+
+TEST(ImageFolder, SplitsMixTheClasses) {
+  legodnn::testing::TempDir d;
+  write_folder(d.path + "/set/train", 12);
+  write_folder(d.path + "/set/test", 12);
+  ImageFolderOptions o;
+  o.root = d.path + "/set";
+  o.height = o.width = 8;
+  FashionMnist a = load_image_folder(o);
+  // Read class by class, served in a seeded order: the first 9 test images are not of one class.
+  auto head = a.test.labels.narrow(0, 0, 9);
+  EXPECT_GT(std::get<0>(at::_unique(head)).size(0), 1);
+  EXPECT_EQ(a.test.labels.bincount().min().item<int64_t>(), 12);  // all of them still there
+}

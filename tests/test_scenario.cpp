@@ -332,3 +332,30 @@ TEST(Scenario, FailedSwitchIsRecordedAndTheOldSelectionServesOn) {
   ASSERT_EQ(r.models.size(), 1u);
   EXPECT_GE(r.models[0].failed_switches, 1);
 }
+
+TEST(Scenario, AModelWithItsOwnDataServesItsOwnImages) {
+  at::set_num_threads(1);
+  TempDir tmp;
+  write_profiled_tiny_repository(tmp.path + "/a", 1);
+  write_profiled_tiny_repository(tmp.path + "/b", 2);
+  json j = {{"duration_s", 0.8},
+            {"step_s", 0.2},
+            {"window", 50},
+            {"models", {{{"name", "a"}, {"repo", "a"}, {"rate_hz", 100}},
+                        {{"name", "b"}, {"repo", "b"}, {"rate_hz", 100}, {"data", "b-images"}}}}};
+  Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
+  EXPECT_EQ(sc.models[1].data, tmp.path + "/b-images");  // relative to the scenario file
+  EXPECT_EQ(sc.models[0].data, "");
+  // b's own images carry a label no model predicts: none of its answers can be right; a serves the
+  // shared images.
+  Split own = random_images(8);
+  own.labels.fill_(-1);
+  RunOptions o;
+  o.progress = false;
+  o.model_tests["b"] = &own;
+  RunSummary r = run_scenario(sc, random_images(64), o);
+  ASSERT_EQ(r.models.size(), 2u);
+  EXPECT_GT(r.models[1].inferences, 0);
+  EXPECT_EQ(r.models[1].correct, 0);
+  EXPECT_GT(r.models[0].inferences, 0);
+}

@@ -1,6 +1,7 @@
 // legodnn run and legodnn demo: multi-DNN scenarios served in real time, LegoDNN against the
 // model-grained baseline.
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include <ATen/Parallel.h>
@@ -10,6 +11,7 @@
 #include "cli/cli.h"
 #include "legodnn/baseline/model_grained.h"
 #include "legodnn/data/data_source.h"
+#include "legodnn/repository/manifest.h"
 #include "legodnn/repository/repository.h"
 #include "legodnn/scenario/report.h"
 #include "legodnn/scenario/runner.h"
@@ -36,17 +38,30 @@ void check_inputs(const Scenario& sc, const std::vector<SystemKind>& systems) {
     }
 }
 
-// One --data serves every model of a scenario: they must read the same input shape and classes.
-DataSource scenario_data(const Common& common, const Scenario& sc) {
-  if (sc.models.empty()) return {common.data, {}, 0};
-  const Manifest first = open_manifest(sc.models[0].repo);
+// The test images of a scenario: a model whose entry names its own "data" folder reads it (as
+// its repository's manifest says the model reads images); the others share --data, so they must
+// read the same input shape and classes. `own` receives the per-model splits; returns the shared one.
+Split scenario_tests(const Common& common, const Scenario& sc, std::map<std::string, Split>& own) {
+  const ScenarioModel* shared = nullptr;
+  Manifest first;
   for (const auto& m : sc.models) {
     const Manifest man = open_manifest(m.repo);
-    if (man.input_shape != first.input_shape || man.classes != first.classes)
-      throw OptionError("scenario models '" + sc.models[0].name + "' and '" + m.name +
-                        "' read different inputs (shape or classes); one --data serves every model of a scenario");
+    if (!m.data.empty()) {
+      Common c = common;
+      c.data = m.data;
+      own[m.name] = load_test_data(data_for(c, man));
+      continue;
+    }
+    if (!shared) {
+      shared = &m;
+      first = man;
+    } else if (man.input_shape != first.input_shape || man.classes != first.classes) {
+      throw OptionError("scenario models '" + shared->name + "' and '" + m.name +
+                        "' read different inputs (shape or classes): give one of them its own \"data\" folder");
+    }
   }
-  return data_for(common, first);
+  if (shared) return load_test_data(data_for(common, first));
+  return own.begin()->second;
 }
 
 std::vector<SystemKind> systems_of(const std::string& which) {
@@ -128,8 +143,10 @@ Command add_run(CLI::App& app) {
             ensure_writable_dir(out);
             const auto systems = systems_of(a->system);
             check_inputs(sc, systems);
-            Split test = load_test_data(scenario_data(a->common, sc));
+            std::map<std::string, Split> own;
+            Split test = scenario_tests(a->common, sc, own);
             RunOptions ro = a->run;
+            for (const auto& [name, split] : own) ro.model_tests[name] = &split;
             ro.switching.cost_per_mb = a->switch_cost_points / 100;
             ro.switching.hysteresis = a->hysteresis_points / 100;
             run_scenarios(sc, test, systems, out, ro);

@@ -166,6 +166,12 @@ FashionMnist load_image_folder(const ImageFolderOptions& o) {
   auto st = at::tensor(sd, at::kFloat).reshape({1, -1, 1, 1});
   for (Split* s : {&d.train, &d.val, &d.test})
     if (s->size() > 0) s->images = (s->images - mt) / st;
+  // Files are read class by class; a seeded order mixes the classes, as Fashion-MNIST's files do,
+  // so that the first N images of a split, or a run of consecutive ones served in a scenario, are
+  // not all of one class.
+  uint64_t salt = 2;
+  for (Split* s : {&d.train, &d.val, &d.test})
+    if (s->size() > 0) *s = s->subset(s->size(), o.split_seed + salt++);
   return d;
 }
 

@@ -4,7 +4,8 @@
 // (the validation split is carved out of train), or ROOT/<class>/ alone, split by seed into train,
 // validation and test. Images are converted to the channels wanted (1: grey, 3: RGB), resized to
 // HxW, scaled to [0,1] and normalized per channel with the training split's mean and standard
-// deviation (or the ones given). Every split is deterministic in (folder, options).
+// deviation (or the ones given). Each split comes in a seeded order that mixes the classes. Every
+// split is deterministic in (folder, options).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -333,10 +333,16 @@ class ScenarioRunner {
   }
 
   const Scenario& sc_;
+  // The test images a model serves: its own (RunOptions::model_tests) or the run's.
+  const Split& test_for(const std::string& model) const {
+    auto it = o_.model_tests.find(model);
+    return it == o_.model_tests.end() ? test_ : *it->second;
+  }
+
   const Split& test_;
   const RunOptions o_;
   const std::string system_;
-  std::vector<int64_t> labels_;
+  std::map<std::string, std::vector<int64_t>> labels_;  // per model, of test_for(model)
   std::vector<std::unique_ptr<Slot>> slots_;
   double memory_mb_;
   CpuLoad cpu_;
@@ -355,7 +361,11 @@ ScenarioRunner::ScenarioRunner(const Scenario& sc, const Split& test, const RunO
     throw OptionError("run_scenario: recalibrate must be a positive number, got " + std::to_string(o.recalibrate));
   validate_policy(o.switching);
   ServingState::check_warm_up(o.warm_up);
-  labels_.assign(test.labels.data_ptr<int64_t>(), test.labels.data_ptr<int64_t>() + test.size());
+  for (const auto& m : sc.models) {
+    const Split& t = test_for(m.name);
+    if (t.size() == 0) throw OptionError("run_scenario: no test images for model '" + m.name + "'");
+    labels_[m.name].assign(t.labels.data_ptr<int64_t>(), t.labels.data_ptr<int64_t>() + t.size());
+  }
   for (const auto& m : sc.models) {
     auto s = std::make_unique<Slot>();
     s->cfg = m;
@@ -559,9 +569,10 @@ bool ScenarioRunner::open_model(Slot& s, const std::vector<int>& choice, SwitchR
   r.bytes_from_disk = s.served->memory().total();
   r.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   s.deadline_now = s.deadline_ms;
-  const int64_t offset = static_cast<int64_t>(rng_() % static_cast<uint64_t>(test_.size()));
-  s.thread = std::thread(serve_loop, std::ref(s), std::cref(test_), std::cref(labels_), offset, sc_.window,
-                         first_request(s));
+  const Split& test = test_for(s.cfg.name);
+  const int64_t offset = static_cast<int64_t>(rng_() % static_cast<uint64_t>(test.size()));
+  s.thread = std::thread(serve_loop, std::ref(s), std::cref(test), std::cref(labels_.at(s.cfg.name)), offset,
+                         sc_.window, first_request(s));
   return true;
 }
 

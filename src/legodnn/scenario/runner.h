@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct RunOptions {
   /// warm_up), so that the serving thread does not pay for a new state's slow first forwards.
   int warm_up = 1;
   uint64_t seed = 0;           ///< where each model starts in the test set
+  /// Test images of the models whose scenario entry names its own "data" folder, by model name
+  /// (owned by the caller); every other model serves the `test` given to run_scenario.
+  std::map<std::string, const Split*> model_tests;
   bool progress = true;        ///< a line per event on stderr
 };
 

@@ -96,6 +96,7 @@ Scenario parse_scenario(const nlohmann::json& j, const std::string& source, cons
     if (m.name.empty() || !names.insert(m.name).second) fail(source, where + "name", "must be unique and not empty");
     m.repo = resolve(text(mj, "repo", source, where, true), base_dir);
     m.baseline = resolve(text(mj, "baseline", source, where, false), base_dir);
+    m.data = resolve(text(mj, "data", source, where, false), base_dir);
     m.deadline_ms = number(mj, "deadline_ms", m.deadline_ms, source, where, true);
     m.weight = number(mj, "weight", m.weight, source, where);
     m.rate_hz = number(mj, "rate_hz", m.rate_hz, source, where);

@@ -15,6 +15,7 @@ struct ScenarioModel {
   std::string name;
   std::string repo;        ///< block repository (LegoDNN)
   std::string baseline;    ///< whole-model variants (model-grained baseline); may be empty
+  std::string data;        ///< its own images (Fashion-MNIST or an image folder); empty = the run's --data
   double deadline_ms = std::numeric_limits<double>::infinity();
   double weight = 1;
   double rate_hz = 0;      ///< requests per second; 0 = serve back to back
