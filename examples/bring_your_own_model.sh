@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Bring your own model, end to end, as a PyTorch user would (README "Bring your own model"):
+#   1. an image folder (made here from Fashion-MNIST as RGB PNGs; use your own photos instead),
+#   2. a torchvision architecture trained in PyTorch from random initialization, traced,
+#   3. legodnn import, build (block repository) and baseline (model-grained) on those images,
+#   4. a scenario serving it next to the shipped resnet20 (on Fashion-MNIST), LegoDNN against
+#      model-grained scaling,
+#   5. legodnn export of a scaled composition, loaded and measured in plain PyTorch.
+# Settings (environment): OUT (out/example), ARCH (mobilenet_v2), SIZE (32), N_TRAIN (6000),
+# N_TEST (1000), EPOCHS (3, in PyTorch), RETRAIN_IMAGES (2000), DURATION (20 s per system),
+# LEGODNN (build/legodnn). A rerun reuses what is complete. Needs ./run.sh build first.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+LEGODNN=${LEGODNN:-$ROOT/build/legodnn}
+OUT=${OUT:-$ROOT/out/example}
+ARCH=${ARCH:-mobilenet_v2}
+SIZE=${SIZE:-32}
+N_TRAIN=${N_TRAIN:-6000}
+N_TEST=${N_TEST:-1000}
+EPOCHS=${EPOCHS:-3}
+RETRAIN_IMAGES=${RETRAIN_IMAGES:-2000}
+DURATION=${DURATION:-20}
+PY=/usr/bin/python3  # Debian's, with python3-torch and python3-torchvision
+SPARSITIES=0,0.3,0.5
+QUICK=(--epochs 1 --train-images "$RETRAIN_IMAGES" --threads 2)
+
+step() { printf '\n== %s\n' "$*"; }
+mkdir -p "$OUT"
+
+step "1. image folder $OUT/images"
+[ -d "$OUT/images/test" ] || "$PY" "$HERE/make_image_folder.py" "$OUT/images" "$N_TRAIN" "$N_TEST"
+
+step "2. $ARCH trained in PyTorch, traced"
+[ -f "$OUT/$ARCH.pt" ] || "$PY" "$HERE/train_torchvision.py" "$OUT/images" "$ARCH" "$SIZE" "$EPOCHS" "$OUT/$ARCH.pt"
+
+step "3. import, blocks, build and baseline on the image folder"
+[ -f "$OUT/teacher/model.json" ] || "$LEGODNN" import "$OUT/$ARCH.pt" --input-shape "3,$SIZE,$SIZE" --out "$OUT/teacher"
+"$LEGODNN" eval --checkpoint "$OUT/teacher" --data "$OUT/images"
+"$LEGODNN" build --checkpoint "$OUT/teacher" --out "$OUT/repo" --data "$OUT/images" --sparsities "$SPARSITIES" \
+  "${QUICK[@]}" --val-images 500 --drop-images 500 --no-sweep --latency-compositions 0
+"$LEGODNN" baseline --teacher "$OUT/teacher" --out "$OUT/baseline" --data "$OUT/images" --sparsities "$SPARSITIES" \
+  "${QUICK[@]}" --eval-images 0
+step "   the zoo model it will serve next to: resnet20 on Fashion-MNIST"
+"$LEGODNN" build --checkpoint "$ROOT/teachers/resnet20" --out "$OUT/resnet20-repo" --sparsities "$SPARSITIES" \
+  "${QUICK[@]}" --val-images 500 --drop-images 500 --no-sweep --latency-compositions 0
+"$LEGODNN" baseline --teacher "$ROOT/teachers/resnet20" --out "$OUT/resnet20-baseline" --sparsities "$SPARSITIES" \
+  "${QUICK[@]}" --eval-images 2000
+
+step "4. a scenario: both models, memory squeezed to 85% then 70% of their teachers' block bytes"
+"$PY" - "$OUT" "$ARCH" "$DURATION" <<'PYEOF'
+import json, os, sys
+out, arch, duration = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def teacher_mb(repo):
+    m = json.load(open(os.path.join(out, repo, 'manifest.json')))
+    return sum(b['descendants'][0]['profile']['bytes'] for b in m['blocks']) / 1e6
+total = teacher_mb('repo') + teacher_mb('resnet20-repo')
+sc = {'name': 'example', 'duration_s': duration, 'step_s': 0.5, 'memory_mb': total * 1.5, 'window': 200,
+      'models': [{'name': 'resnet20', 'repo': 'resnet20-repo', 'baseline': 'resnet20-baseline', 'rate_hz': 20},
+                 {'name': arch, 'repo': 'repo', 'baseline': 'baseline', 'data': 'images', 'rate_hz': 20}],
+      'events': [{'at_s': duration / 3, 'type': 'memory', 'memory_mb': total * 0.85},
+                 {'at_s': 2 * duration / 3, 'type': 'memory', 'memory_mb': total * 0.7}]}
+json.dump(sc, open(os.path.join(out, 'scenario.json'), 'w'), indent=1)
+print(f'teachers hold {total:.2f} MB; scenario written to {out}/scenario.json')
+PYEOF
+"$LEGODNN" run --scenario "$OUT/scenario.json" --out "$OUT/run" --system both
+
+step "5. a composition exported, run in PyTorch"
+"$LEGODNN" eval --repo "$OUT/repo" --select 0.5 --data "$OUT/images"
+"$LEGODNN" export --repo "$OUT/repo" --select 0.5 --out "$OUT/scaled.pt"
+"$LEGODNN" export --repo "$OUT/repo" --select 0.5 --out "$OUT/scaled.ptl" --mobile
+"$PY" "$HERE/check_export.py" "$OUT/scaled.pt" "$OUT/images" "$SIZE"
+"$PY" "$HERE/check_export.py" "$OUT/scaled.ptl" "$OUT/images" "$SIZE"
