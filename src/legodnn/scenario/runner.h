@@ -1,5 +1,5 @@
 #pragma once
-// Scenario runner (DESIGN.md sections 9 and 12): every active model serves Fashion-MNIST test
+// Scenario runner (DESIGN.md sections 9 and 12): every active model serves its test
 // images in its own thread; at each event (and when a deadline is at risk or the load eases) the
 // optimizer re-solves for all models together, charging each switch for what it moves, and the
 // switcher applies the result. One run
