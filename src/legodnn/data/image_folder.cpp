@@ -7,19 +7,19 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include <ATen/ATen.h>
 
 #include "legodnn/util/error.h"
+#include "legodnn/util/fs.h"
 
 namespace legodnn {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kMaxImageBytes = int64_t{64} << 20;
+constexpr std::uintmax_t kMaxImageBytes = std::uintmax_t{64} << 20;
 
 bool image_name(const fs::path& p) {
   std::string ext = p.extension().string();
@@ -49,21 +49,9 @@ std::vector<std::string> image_files(const std::string& dir) {
   return out;
 }
 
-struct Decoded {
-  std::vector<float> pixels;  // [N, C, H, W] in [0, 1]
-  std::vector<int64_t> labels;
-};
-
 // Decodes, converts and resizes one file into `out` (C*H*W floats).
 void decode(const std::string& path, const ImageFolderOptions& o, float* out) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw IoError(path + ": not a regular file");
-  const auto size = fs::file_size(path, ec);
-  if (ec || size == 0) throw IoError(path + ": empty or unreadable");
-  if (static_cast<int64_t>(size) > kMaxImageBytes) throw IoError(path + ": over 64 MiB, not taken as an image");
-  std::string bytes(size, '\0');
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) throw IoError(path + ": cannot read");
+  const std::string bytes = read_regular_file(path, kMaxImageBytes, "image", "64 MiB");
   int w = 0, h = 0, n = 0;
   const int c = static_cast<int>(o.channels);
   std::unique_ptr<stbi_uc, void (*)(void*)> img(

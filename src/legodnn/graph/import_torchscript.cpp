@@ -669,20 +669,16 @@ class Importer {
     if (d < 0) d += rank;
     if (d != 1) unmappable("a split along another axis than channels");
     const int64_t c = sh[0];
+    // chunk(n) and split(size) cut equal parts (the last one smaller); the others give the sizes.
+    const bool chunk = kind == "aten::chunk" || kind == "aten::unsafe_chunk";
+    const bool equal_parts = chunk || ((kind == "aten::split" || kind == "aten::unsafe_split") &&
+                                       in.at(1).is_const() && in.at(1).c.isInt());
     std::vector<int64_t> sizes;
-    if (kind == "aten::chunk" || kind == "aten::unsafe_chunk") {
-      const int64_t chunks = int_of(in.at(1), "chunks");
-      if (chunks < 1) unmappable("chunks below 1");
-      const int64_t each = (c + chunks - 1) / chunks;
+    if (equal_parts) {
+      const int64_t arg = int_of(in.at(1), chunk ? "chunks" : "split size");
+      if (arg < 1) unmappable(chunk ? "chunks below 1" : "a split size below 1");
+      const int64_t each = chunk ? (c + arg - 1) / arg : arg;
       for (int64_t at = 0; at < c; at += each) sizes.push_back(std::min(each, c - at));
-    } else if (kind == "aten::split" || kind == "aten::unsafe_split") {
-      if (in.at(1).is_const() && in.at(1).c.isInt()) {
-        const int64_t each = in.at(1).c.toInt();
-        if (each < 1) unmappable("a split size below 1");
-        for (int64_t at = 0; at < c; at += each) sizes.push_back(std::min(each, c - at));
-      } else {
-        sizes = ints_of(in.at(1), "split sizes");
-      }
     } else {
       sizes = ints_of(in.at(1), "split sizes");
     }
@@ -797,16 +793,13 @@ class Importer {
 
 Model import_torchscript(const std::string& path, const Shape& input_shape, ImportReport* report) {
   auto start = std::chrono::steady_clock::now();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw IoError(path + ": file is missing");
-  if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path + ": not a regular file");
   if (input_shape.size() != 3)
     throw OptionError("the input shape must be C,H,W (3 values), got " + std::to_string(input_shape.size()));
   for (int64_t d : input_shape)
     if (d <= 0 || d > 4096) throw OptionError("the input shape's sizes must be in 1..4096, got " + std::to_string(d));
   jit::Module module;
   try {
-    std::istringstream bytes(read_file(path));
+    std::istringstream bytes(read_regular_file(path, std::uintmax_t{16} << 30, "TorchScript file", "16 GiB"));
     module = jit::load(bytes);
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();

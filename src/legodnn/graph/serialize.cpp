@@ -23,15 +23,7 @@ void save_tensors(const std::string& path, const Weights& w) {
 }
 
 Weights load_tensors(const std::string& path) {
-  if (!path_exists(path)) throw IoError(path + ": file is missing");
-  // A device or pipe in its place (a link to /dev/zero) would be read forever.
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path + ": not a regular file");
-  constexpr uintmax_t kMaxBytes = uintmax_t(1) << 32;
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxBytes)
-    throw IoError(path + ": tensor file too large (" + std::to_string(size) + " bytes, at most 4 GiB)");
-  return tensors_from_bytes(read_file(path), path);
+  return tensors_from_bytes(read_regular_file(path, uintmax_t(1) << 32, "tensor file", "4 GiB"), path);
 }
 
 namespace {

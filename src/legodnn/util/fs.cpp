@@ -24,6 +24,17 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes, const std::string& what,
+                              const std::string& limit) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw IoError(path + ": file is missing");
+  if (!fs::is_regular_file(path, ec)) throw IoError(path + ": not a regular file");
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec || size > max_bytes)
+    throw IoError(path + ": " + what + " too large (" + std::to_string(size) + " bytes, at most " + limit + ")");
+  return read_file(path);
+}
+
 static void write_all(const std::string& path, const char* data, size_t size) {
   fs::path p(path);
   if (p.has_parent_path()) fs::create_directories(p.parent_path());

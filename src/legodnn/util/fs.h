@@ -1,5 +1,6 @@
 #pragma once
 // Small file helpers: whole-file reads and atomic writes.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,11 @@ namespace legodnn {
 
 /// Reads a whole file; throws IoError naming the path when it cannot.
 std::string read_file(const std::string& path);
+/// read_file for a file named by an input: throws IoError naming the path when it is missing, is
+/// not a regular file (a link to /dev/zero would be read forever) or holds more than `max_bytes`
+/// ("<path>: <what> too large (N bytes, at most <limit>)").
+std::string read_regular_file(const std::string& path, std::uintmax_t max_bytes, const std::string& what,
+                              const std::string& limit);
 /// Writes `data` to a temporary name beside `path`, flushes it, then renames it over `path`,
 /// so readers see the old file or the new one, never half of one. Creates parent folders.
 void atomic_write_file(const std::string& path, const std::string& data);

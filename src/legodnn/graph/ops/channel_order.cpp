@@ -9,6 +9,14 @@ namespace legodnn {
 namespace ops {
 namespace {
 
+// The input's channels frozen and a frozen output, both with `why`.
+ChannelLayout freeze_through(ChannelCoupling& c, const std::string& why) {
+  c.freeze(c.input(0), why);
+  auto l = c.fresh(c.output_shape()[0], false);
+  c.freeze(l, why);
+  return l;
+}
+
 Shape slice_shape(const Node& n, const std::vector<Shape>& in) {
   expect_arity(n, 1);
   if (in[0].empty()) fail(n, "input has no channel dimension");
@@ -21,12 +29,7 @@ Shape slice_shape(const Node& n, const std::vector<Shape>& in) {
   return out;
 }
 
-ChannelLayout slice_channels(const Node& n, ChannelCoupling& c) {
-  c.freeze(c.input(0), "channel slice " + n.name);
-  auto l = c.fresh(c.output_shape()[0], false);
-  c.freeze(l, "channel slice " + n.name);
-  return l;
-}
+ChannelLayout slice_channels(const Node& n, ChannelCoupling& c) { return freeze_through(c, "channel slice " + n.name); }
 
 Shape channel_shuffle_shape(const Node& n, const std::vector<Shape>& in) {
   expect_arity(n, 1);
@@ -38,10 +41,7 @@ Shape channel_shuffle_shape(const Node& n, const std::vector<Shape>& in) {
 }
 
 ChannelLayout channel_shuffle_channels(const Node& n, ChannelCoupling& c) {
-  c.freeze(c.input(0), "channel shuffle " + n.name);
-  auto l = c.fresh(c.output_shape()[0], false);
-  c.freeze(l, "channel shuffle " + n.name);
-  return l;
+  return freeze_through(c, "channel shuffle " + n.name);
 }
 
 }  // namespace
