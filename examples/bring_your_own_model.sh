@@ -7,8 +7,12 @@
 #      model-grained scaling,
 #   5. legodnn export of a scaled composition, loaded and measured in plain PyTorch.
 # Settings (environment): OUT (out/example), ARCH (mobilenet_v2), SIZE (32), N_TRAIN (6000),
-# N_TEST (1000), EPOCHS (3, in PyTorch), RETRAIN_IMAGES (2000), DURATION (20 s per system),
-# LEGODNN (build/legodnn). A rerun reuses what is complete. Needs ./run.sh build first.
+# N_TEST (1000), EPOCHS (3, in PyTorch), RETRAIN_IMAGES (2000), PROFILE_IMAGES (500 validation
+# images for retraining's epoch pick and the accuracy drops), EVAL_IMAGES (2000 Fashion-MNIST test
+# images for resnet20's estimate check and baseline), CHECKS (10 random compositions fitting and
+# checking the additive estimate), DURATION (20 s per system), THREADS (2), LEGODNN (build/legodnn).
+# A rerun reuses what is complete. Needs ./run.sh build first. tests/slow/test_example.cpp runs a
+# small version of it.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -20,12 +24,18 @@ N_TRAIN=${N_TRAIN:-6000}
 N_TEST=${N_TEST:-1000}
 EPOCHS=${EPOCHS:-3}
 RETRAIN_IMAGES=${RETRAIN_IMAGES:-2000}
+PROFILE_IMAGES=${PROFILE_IMAGES:-500}
+EVAL_IMAGES=${EVAL_IMAGES:-2000}
+CHECKS=${CHECKS:-10}
 DURATION=${DURATION:-20}
+THREADS=${THREADS:-2}
 PY=/usr/bin/python3  # Debian's, with python3-torch and python3-torchvision
 SPARSITIES=0,0.3,0.5
-QUICK=(--epochs 1 --train-images "$RETRAIN_IMAGES" --threads 2)
+QUICK=(--epochs 1 --train-images "$RETRAIN_IMAGES" --threads "$THREADS")
+PROFILE=(--val-images "$PROFILE_IMAGES" --drop-images "$PROFILE_IMAGES" --check "$CHECKS" --calibrate "$CHECKS"
+         --no-sweep --latency-compositions 0)
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%ds] %s\n' "$SECONDS" "$*"; }
 mkdir -p "$OUT"
 
 step "1. image folder $OUT/images"
@@ -38,14 +48,14 @@ step "3. import, blocks, build and baseline on the image folder"
 [ -f "$OUT/teacher/model.json" ] || "$LEGODNN" import "$OUT/$ARCH.pt" --input-shape "3,$SIZE,$SIZE" --out "$OUT/teacher"
 "$LEGODNN" eval --checkpoint "$OUT/teacher" --data "$OUT/images"
 "$LEGODNN" build --checkpoint "$OUT/teacher" --out "$OUT/repo" --data "$OUT/images" --sparsities "$SPARSITIES" \
-  "${QUICK[@]}" --val-images 500 --drop-images 500 --no-sweep --latency-compositions 0
+  "${QUICK[@]}" "${PROFILE[@]}"
 "$LEGODNN" baseline --teacher "$OUT/teacher" --out "$OUT/baseline" --data "$OUT/images" --sparsities "$SPARSITIES" \
   "${QUICK[@]}" --eval-images 0
 step "   the zoo model it will serve next to: resnet20 on Fashion-MNIST"
 "$LEGODNN" build --checkpoint "$ROOT/teachers/resnet20" --out "$OUT/resnet20-repo" --sparsities "$SPARSITIES" \
-  "${QUICK[@]}" --val-images 500 --drop-images 500 --no-sweep --latency-compositions 0
+  "${QUICK[@]}" "${PROFILE[@]}" --test-images "$EVAL_IMAGES"
 "$LEGODNN" baseline --teacher "$ROOT/teachers/resnet20" --out "$OUT/resnet20-baseline" --sparsities "$SPARSITIES" \
-  "${QUICK[@]}" --eval-images 2000
+  "${QUICK[@]}" --eval-images "$EVAL_IMAGES"
 
 step "4. a scenario: both models, memory squeezed to 85% then 70% of their teachers' block bytes"
 "$PY" - "$OUT" "$ARCH" "$DURATION" <<'PYEOF'
@@ -66,8 +76,12 @@ PYEOF
 "$LEGODNN" run --scenario "$OUT/scenario.json" --out "$OUT/run" --system both
 
 step "5. a composition exported, run in PyTorch"
-"$LEGODNN" eval --repo "$OUT/repo" --select 0.5 --data "$OUT/images"
+EVAL=$("$LEGODNN" eval --repo "$OUT/repo" --select 0.5 --data "$OUT/images")
+echo "$EVAL"
+ACC=$(sed -n 's/.*test accuracy \([0-9.]*\)%.*/\1/p' <<<"$EVAL")
+[ -n "$ACC" ] || { echo "no accuracy in legodnn eval's output" >&2; exit 1; }
 "$LEGODNN" export --repo "$OUT/repo" --select 0.5 --out "$OUT/scaled.pt"
 "$LEGODNN" export --repo "$OUT/repo" --select 0.5 --out "$OUT/scaled.ptl" --mobile
-"$PY" "$HERE/check_export.py" "$OUT/scaled.pt" "$OUT/images" "$SIZE"
-"$PY" "$HERE/check_export.py" "$OUT/scaled.ptl" "$OUT/images" "$SIZE"
+"$PY" "$HERE/check_export.py" "$OUT/scaled.pt" "$OUT/images" "$SIZE" "$ACC"
+"$PY" "$HERE/check_export.py" "$OUT/scaled.ptl" "$OUT/images" "$SIZE" "$ACC"
+step "done in ${SECONDS} s"

@@ -37,6 +37,8 @@ Command add_build(CLI::App& app) {
   c->add_option("--lr", b.retrain.lr, "retraining learning rate (Adam)");
   c->add_option("--drop-images", b.drop_images, "validation images for accuracy drops");
   c->add_option("--check", b.check_compositions, "random compositions checking the additive estimate");
+  c->add_option("--test-images", b.test_images, "test images for the estimate check and the sweep (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   c->add_option("--calibrate", b.calibration_compositions,
                 "random validation compositions that fit the drop scale (0 = none)");
   c->add_option("--sweep-rounds", b.sweep.rounds, "accuracy sweep: at most this many refits");

@@ -85,6 +85,8 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
   const std::string manifest_path = dir + "/manifest.json";
   Manifest man;
   std::vector<BlockFamily> fams;
+  // The test images of the estimate check and the sweep's report.
+  const Split test = o.test_images > 0 ? data.test.head(o.test_images) : data.test;
 
   // ---- stage 1: blocks and descendants ----
   if (path_exists(manifest_path)) {
@@ -206,8 +208,10 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
         p.acc_drop_raw = drops.raw[i][j];
         p.acc_drop_se = drops.se[i][j];
       }
-    double teacher_test = correctness(teacher, data.test).accuracy;
-    auto checks = check_additive_estimate(teacher, fams, drops.drop, teacher_test, data.test,
+    spdlog::info("profile: drop scale {:.3f}; checking the additive estimate on {} random compositions ({} test images)",
+                 scale, o.check_compositions, test.size());
+    double teacher_test = correctness(teacher, test).accuracy;
+    auto checks = check_additive_estimate(teacher, fams, drops.drop, teacher_test, test,
                                           o.check_compositions, o.seed);
     json comps = json::array();
     double sum_err = 0, max_err = 0;
@@ -227,7 +231,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
                    {"drop_scale", scale},
                    {"calibration_compositions", o.calibration_compositions},
                    {"context_val_accuracy", drops.context_accuracy},
-                   {"estimate_check", {{"split", "test"}, {"images", data.test.size()},
+                   {"estimate_check", {{"split", "test"}, {"images", test.size()},
                                        {"compositions", comps},
                                        {"mean_abs_error", checks.empty() ? 0.0 : sum_err / checks.size()},
                                        {"max_abs_error", max_err}}}};
@@ -293,7 +297,7 @@ BuildResult build_repository(const Model& teacher, const FashionMnist& data, con
   } else if (o.accuracy_sweep) {
     CalibrateOptions co;
     co.sweep = o.sweep;
-    auto r = calibrate_repository(dir, data.val, data.test, co, [](const std::string& s) { spdlog::info("build: {}", s); });
+    auto r = calibrate_repository(dir, data.val, test, co, [](const std::string& s) { spdlog::info("build: {}", s); });
     spdlog::info("build: accuracy sweep: {} compositions, estimate error on the picks (test) {:.2f} -> {:.2f} points "
                  "mean, {:.2f} -> {:.2f} max",
                  r.measured_val, 100 * r.test_before.mean_abs, 100 * r.test_after.mean_abs,

@@ -29,6 +29,7 @@ struct BuildOptions {
   bool high_context = false;     ///< also measure drops inside the all-highest-sparsity context
   int calibration_compositions = 10;  ///< random compositions (validation) that fit the drop scale
   int check_compositions = 20;   ///< random compositions that check the additive estimate (test set)
+  int64_t test_images = 0;       ///< test images for that check and the sweep's report (0 = all)
   int latency_compositions = 240; ///< at most this many compositions timed by stage "latency" (0: no stage)
   int latency_rounds = 31;       ///< paired teacher/composition rounds per timed composition
   bool accuracy_sweep = true;    ///< run the accuracy sweep (stage "sweep") after profiling
