@@ -29,6 +29,9 @@ TEST(Selection, SparsitiesMapOntoDescendants) {
   EXPECT_THROWS_WITH(selection_for_sparsities(m, {0.5}, "--select"), OptionError,
                      "--select: block 0 has no descendant of sparsity 0.5");
   EXPECT_THROWS_WITH(additive_estimate(m, {0}, "m.json"), OptionError, "selection of 1 blocks");
+  // Drops summing past the teacher's accuracy estimate 0, not a negative accuracy.
+  for (auto& b : m.blocks) b.descendants[2].profile.acc_drop = 0.5;
+  EXPECT_EQ(additive_estimate(m, std::vector<int>(n, 2), "m.json"), 0.0);
   EXPECT_EQ(nearest_descendant(m, 0, 0.5), 1);
   EXPECT_EQ(nearest_descendant(m, 0, 0.7), 2);
   EXPECT_EQ(uniform_selection(m, 0.1), std::vector<int>(n, 0));

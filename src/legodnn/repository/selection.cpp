@@ -1,5 +1,6 @@
 #include "legodnn/repository/selection.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "legodnn/util/error.h"
@@ -63,7 +64,9 @@ double additive_estimate(const Manifest& m, const std::vector<int>& selection, c
   check_selection(m, selection);
   double est = teacher_test_accuracy(m, source);
   for (size_t b = 0; b < selection.size(); ++b) est -= m.blocks[b].descendants[selection[b]].profile.acc_drop;
-  return est;
+  // Summed drops can exceed the teacher's accuracy on a heavily pruned composition; no accuracy
+  // is below 0.
+  return std::max(0.0, est);
 }
 
 }  // namespace legodnn

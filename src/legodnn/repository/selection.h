@@ -18,7 +18,8 @@ int nearest_descendant(const Manifest& m, size_t block, double sparsity);
 std::vector<int> uniform_selection(const Manifest& m, double sparsity);
 /// The sparsity of each block's chosen descendant.
 std::vector<double> selection_sparsities(const Manifest& m, const std::vector<int>& selection);
-/// The additive estimate of a composition's test accuracy: the teacher's, less the profiled drops.
+/// The additive estimate of a composition's test accuracy: the teacher's, less the profiled drops
+/// (never below 0).
 /// Throws OptionError naming `source` (the manifest) when the repository was not profiled.
 double additive_estimate(const Manifest& m, const std::vector<int>& selection, const std::string& source);
 

@@ -526,7 +526,7 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
       s.summary.bytes_from_disk += r.bytes_from_disk;
       s.summary.switch_ms += r.total_ms;
       s.configs.insert(choice);
-      s.est_accuracy = p.decision.accuracy[i];
+      s.est_accuracy = std::max(0.0, p.decision.accuracy[i]);  // summed drops may pass the teacher's
       s.est_latency_ms = p.decision.latency_ms[i];
     }
     done.push_back({i, std::move(r)});
@@ -595,7 +595,7 @@ void ScenarioRunner::record_switch(const Plan& p, const Applied& a, const std::s
   r.solve_us = p.solve_us;
   r.selection = s.selection;
   r.sparsities = sparsities(s);
-  r.est_accuracy = p.decision.accuracy[a.index];
+  r.est_accuracy = std::max(0.0, p.decision.accuracy[a.index]);
   r.est_latency_ms = p.decision.latency_ms[a.index];
   r.deadline_ms = s.deadline_ms;
   r.memory_bytes = s.served->memory().total();
