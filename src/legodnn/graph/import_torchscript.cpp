@@ -53,6 +53,8 @@ struct Unmappable {
   std::string why;
 };
 [[noreturn]] void unmappable(const std::string& why) { throw Unmappable{why}; }
+// The op has no IR counterpart at all, whatever its inputs.
+struct NoMapping : Unmappable {};
 
 int64_t int_of(const V& v, const char* what) {
   if (v.is_const() && v.c.isInt()) return v.c.toInt();
@@ -222,7 +224,10 @@ class Importer {
         if (auto c = jit::toIValue(o)) env_[o] = V::constant(*c);
       return;
     }
-    if (any_unknown) return;  // an earlier op did not map: reported there
+    if (any_unknown) {  // an earlier op did not map: reported there
+      probe(n, kind, in);
+      return;
+    }
     try {
       std::vector<V> outs = map(n, kind, in);
       if (outs.size() != n->outputs().size()) unmappable("gives " + std::to_string(n->outputs().size()) + " outputs");
@@ -644,7 +649,27 @@ class Importer {
       return {tensor_in(in, 0, "the input")};
     }
     if (kind == "aten::upsample_nearest2d" || kind == "aten::upsample_bilinear2d") return upsample(n, kind, in);
-    unmappable("no IR op for it");
+    throw NoMapping{{"no IR op for it"}};
+  }
+
+  // An op after one that did not map cannot be mapped (its inputs are unknown), but an op with no
+  // mapping whatever its inputs is listed too, so that one error names every op to replace. Only
+  // tensor ops are probed: bookkeeping on sizes and lists is left to the ops that use it.
+  void probe(jit::Node* n, const std::string& kind, const std::vector<V>& in) {
+    auto tensor_typed = [](const jit::Value* v) { return v->type()->kind() == c10::TypeKind::TensorType; };
+    bool unknown_tensor_in = false, tensor_out = false;
+    for (size_t k = 0; k < in.size(); ++k)
+      unknown_tensor_in = unknown_tensor_in || (in[k].k == V::K::Unknown && tensor_typed(n->inputs()[k]));
+    for (const jit::Value* o : n->outputs()) tensor_out = tensor_out || tensor_typed(o);
+    if (kind.rfind("aten::", 0) != 0 || !unknown_tensor_in || !tensor_out) return;
+    try {
+      map_tensor_op(n, kind, in);
+    } catch (const NoMapping& u) {
+      unsupported_.push_back({n->kind().toQualString(), module_path(n), source_line(n), u.why});
+    } catch (const Unmappable&) {
+      // It has a mapping; whether these inputs fit it cannot be told.
+    } catch (const std::exception&) {
+    }
   }
 
   // The view back to [N, C, H, W] of a channel-group view: a channel shuffle when transposed.
