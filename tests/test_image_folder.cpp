@@ -9,10 +9,12 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include "legodnn/data/data_source.h"
 #include "legodnn/data/image_folder.h"
 #include "legodnn/util/error.h"
+#include "legodnn/util/process.h"
 #include "test_util.h"
 
 using namespace legodnn;
@@ -151,4 +153,31 @@ TEST(ImageFolder, SplitsMixTheClasses) {
   auto head = a.test.labels.narrow(0, 0, 9);
   EXPECT_GT(std::get<0>(at::_unique(head)).size(0), 1);
   EXPECT_EQ(a.test.labels.bincount().min().item<int64_t>(), 12);  // all of them still there
+}
+
+TEST(ImageFolder, TrainShapesAZooModelForTheFolder) {
+  legodnn::testing::TempDir d;
+  write_folder(d.path + "/set", 10);
+  auto train = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {LEGODNN_CLI_PATH, "train", "--model", "resnet20", "--width", "0.25",
+                                     "--epochs", "1", "--threads", "1", "--data", d.path + "/set",
+                                     "--out", d.path + "/" + out};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcessOptions o;
+    o.stdout_path = d.path + "/out.txt";
+    o.stderr_path = d.path + "/err.txt";
+    return run_program(argv, o);
+  };
+  // RGB 16x16 pictures of 3 classes: the model takes what the folder holds.
+  ASSERT_EQ(train("m", {"--in-channels", "3", "--input-size", "16", "--classes", "3"}), 0)
+      << read_text_file(d.path + "/err.txt");
+  EXPECT_NE(read_text_file(d.path + "/out.txt").find("test accuracy"), std::string::npos);
+  const auto model = nlohmann::json::parse(read_text_file(d.path + "/m/model.json"));
+  EXPECT_EQ(model["graph"]["nodes"][0]["attrs"]["shape"], nlohmann::json::array({3, 16, 16}));
+  // The zoo's default of 10 classes does not fit the folder; 2 channels is no image format.
+  EXPECT_NE(train("m2", {"--in-channels", "3", "--input-size", "16"}), 0);
+  EXPECT_NE(read_text_file(d.path + "/err.txt").find("the folder has 3 classes but the model predicts 10"),
+            std::string::npos);
+  EXPECT_NE(train("m3", {"--in-channels", "2"}), 0);
+  EXPECT_NE(read_text_file(d.path + "/err.txt").find("--in-channels"), std::string::npos);
 }

@@ -1,4 +1,5 @@
-// legodnn train: a zoo model trained on Fashion-MNIST (55k train / 5k val), checkpointed.
+// legodnn train: a zoo model trained on Fashion-MNIST (55k train / 5k val) or an image folder,
+// checkpointed.
 #include <cstdio>
 #include <memory>
 
@@ -23,10 +24,17 @@ Command add_train(CLI::App& app) {
     int64_t subset = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand("train", "train a zoo model on Fashion-MNIST (55k train / 5k val)");
+  auto* c = app.add_subcommand("train", "train a zoo model on Fashion-MNIST (55k train / 5k val) or an image folder (--data)");
   c->add_option("--model", a->model, "zoo model name")->required();
   c->add_option("--width", a->zoo.width, "channel width multiplier");
   c->add_option("--stem-stride", a->zoo.stem_stride, "stride of the first conv (1 or 2)");
+  // An image folder's pictures are resized to the model's input: these shape the model for them.
+  c->add_option("--in-channels", a->zoo.in_channels, "input channels (3: an image folder's RGB colours)")
+      ->check(CLI::IsMember({1, 3}));
+  c->add_option("--input-size", a->zoo.input_size, "square input side the images are resized to")
+      ->check(CLI::Range(8, 1024));
+  c->add_option("--classes", a->zoo.num_classes, "classes (an image folder's class subfolders)")
+      ->check(CLI::Range(2, 100000));
   c->add_option("--epochs", a->train.epochs, "epochs");
   c->add_option("--batch-size", a->train.batch_size, "batch size");
   c->add_option("--lr", a->train.lr, "peak learning rate (warm-up then cosine)");
@@ -37,7 +45,7 @@ Command add_train(CLI::App& app) {
   c->add_option("--crop-padding", a->train.crop_padding, "random-crop padding, 0 = off");
   c->add_flag("!--no-flip", a->train.flip, "no random horizontal flips");
   c->add_option("--seed", a->train.seed, "seed of initialization, shuffling and augmentation");
-  c->add_option("--subset", a->subset, "train on this many images only (0 = all 55,000)");
+  c->add_option("--subset", a->subset, "train on this many images only (0 = all)");
   c->add_option("--out", a->out, "output model folder (checkpointed after every epoch)")->required();
   c->add_flag("--resume", a->train.resume, "continue an interrupted run from --out");
   add_common(c, a->common, "the number of cores");
@@ -56,6 +64,8 @@ Command add_train(CLI::App& app) {
             if (r.val.n == 0) r.val = evaluate(m, data.val);  // a resumed run that had nothing left to do
             auto test = evaluate(m, data.test);
             nlohmann::json meta = {{"model", a->model}, {"width", a->zoo.width}, {"stem_stride", a->zoo.stem_stride},
+                                   {"in_channels", a->zoo.in_channels}, {"input_size", a->zoo.input_size},
+                                   {"classes", a->zoo.num_classes},
                                    {"seed", topt.seed}, {"command", invocation()}, {"threads", at_threads()},
                                    {"train_images", tr.size()}, {"epochs", topt.epochs},
                                    {"val_accuracy", r.val.accuracy}, {"test_accuracy", test.accuracy},
