@@ -14,6 +14,7 @@
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/weights.h"
 #include "legodnn/models/zoo.h"
+#include "legodnn/util/allocator.h"
 
 using namespace legodnn;
 
@@ -129,6 +130,7 @@ void compare(const char* what, int reps, const std::function<void()>& ir, const 
 }  // namespace
 
 int main(int argc, char** argv) {
+  legodnn::tune_allocator();  // as the program runs
   int threads = 1, reps = 21;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);

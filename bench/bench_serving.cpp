@@ -29,6 +29,7 @@
 #include "legodnn/runtime/from_repository.h"
 #include "legodnn/runtime/latency_estimator.h"
 #include "legodnn/runtime/scalable_model.h"
+#include "legodnn/util/allocator.h"
 #include "legodnn/util/error.h"
 
 using namespace legodnn;
@@ -417,6 +418,7 @@ void bench_estimator(const Args& a, ScalableModel& model, const at::Tensor& x, s
 }  // namespace
 
 int main(int argc, char** argv) {
+  legodnn::tune_allocator();  // as the program runs
   const Args a = parse_args(argc, argv);
   // Inter-op threads must be set before any parallel work starts.
   at::set_num_interop_threads(1);

@@ -6,9 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli.h"
+#include "legodnn/util/allocator.h"
 #include "legodnn/util/error.h"
 
 int main(int argc, char** argv) {
+  legodnn::tune_allocator();
   using namespace legodnn::cli;
   CLI::App app{"LegoDNN-C++: block-grained scaling of DNNs for mobile vision"};
   app.require_subcommand(1);

@@ -92,3 +92,14 @@ TEST(Zoo, BadNamesAndOptionsAreRejected) {
   o.input_size = 8;  // VGG's five 2x2 pools cannot fit
   EXPECT_THROWS_WITH(build_zoo_model("vgg11_bn", o), GraphError, "s4.pool");
 }
+
+TEST(Zoo, InferenceBatchesKeepEveryOutputWithinTheBytesGiven) {
+  // resnet20 on 1x32x32: the largest outputs are stage 1's, 16 x 32 x 32 floats = 64 KiB an image.
+  const Graph g = build_zoo_model("resnet20", ZooOptions{});
+  EXPECT_EQ(batch_within(g, 500, 24 << 20), 384);  // 24 MiB / 64 KiB
+  EXPECT_EQ(batch_within(g, 100, 24 << 20), 100);
+  EXPECT_EQ(batch_within(g, 500, (64 << 10) - 1), 1);  // never below one image
+  ZooOptions half;
+  half.stem_stride = 2;  // 16 x 16 x 16 floats: four times as many images
+  EXPECT_EQ(batch_within(build_zoo_model("resnet20", half), 5000, 24 << 20), 1536);
+}

@@ -1,5 +1,7 @@
 #include "legodnn/graph/graph.h"
 
+#include <algorithm>
+
 #include "legodnn/graph/ops/common.h"
 #include "legodnn/util/error.h"
 
@@ -132,6 +134,16 @@ void Graph::validate() const {
     if (cons[k].empty() && static_cast<int>(k) != out)
       throw GraphError("node '" + nodes_[k].name + "' is never used and is not the output '" +
                        output() + "'");
+}
+
+int64_t batch_within(const Graph& g, int64_t wanted, int64_t max_bytes) {
+  int64_t largest = 1;
+  for (const Shape& s : g.infer_shapes()) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    largest = std::max(largest, n);
+  }
+  return std::max<int64_t>(1, std::min(wanted, max_bytes / (4 * largest)));
 }
 
 GraphStats graph_stats(const Graph& g) {

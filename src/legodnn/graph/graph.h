@@ -126,4 +126,9 @@ struct GraphStats {
 /// Counts parameters, bytes and MACs per sample (conv2d and linear only).
 GraphStats graph_stats(const Graph& g);
 
+/// At most `wanted`, and few enough images that no node's output over the batch exceeds
+/// `max_bytes` (float32; at least 1 image). Batches of inference are sized with it so that their
+/// tensors stay below the C allocator's mmap threshold (util/allocator.h).
+int64_t batch_within(const Graph& g, int64_t wanted, int64_t max_bytes);
+
 }  // namespace legodnn

@@ -11,6 +11,7 @@
 
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/fold.h"
+#include "legodnn/util/allocator.h"
 
 namespace legodnn {
 
@@ -74,6 +75,7 @@ std::vector<LatencyObservation> time_savings(const Model& teacher, const std::ve
 Correctness correctness(const Model& m, const Split& data, int64_t batch_size) {
   Model f = fold_batch_norm(m);
   Executor ex(f.graph, f.weights);
+  batch_size = batch_within(f.graph, batch_size, kHeapTensorBytes);
   at::InferenceMode guard;
   Correctness c;
   c.correct.reserve(data.size());
@@ -162,8 +164,9 @@ DropTable measure_drops(const Model& teacher, const std::vector<BlockFamily>& fa
     int64_t ctx_right = 0;
     {
       at::InferenceMode guard;
-      for (int64_t s = 0; s < n; s += batch_size) {
-        int64_t b = std::min(batch_size, n - s);
+      const int64_t batch = batch_within(ctx_model.graph, batch_size, kHeapTensorBytes);
+      for (int64_t s = 0; s < n; s += batch) {
+        int64_t b = std::min(batch, n - s);
         auto x = data.images.narrow(0, s, b);
         auto y = data.labels.narrow(0, s, b);
         auto taps = ctx_ex.run_taps(x, entries);

@@ -14,6 +14,7 @@
 
 #include "legodnn/graph/executor.h"
 #include "legodnn/graph/serialize.h"
+#include "legodnn/util/allocator.h"
 #include "legodnn/util/error.h"
 #include "legodnn/util/fs.h"
 
@@ -52,6 +53,7 @@ nlohmann::json options_json(const TrainOptions& o) {
 
 EvalResult evaluate(const Model& m, const Split& data, int64_t batch_size) {
   Executor ex(m.graph, m.weights);
+  batch_size = batch_within(m.graph, batch_size, kHeapTensorBytes);
   at::InferenceMode guard;
   EvalResult r;
   double loss_sum = 0;
