@@ -669,6 +669,7 @@ class Importer {
     } catch (const Unmappable&) {
       // It has a mapping; whether these inputs fit it cannot be told.
     } catch (const std::exception&) {
+      // Likewise (a lookup of an unknown input's shape): not listed.
     }
   }
 
