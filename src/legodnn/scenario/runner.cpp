@@ -267,6 +267,10 @@ const Column kColumns[] = {
     {"decision", [](const RunRecord& r) { return csv_field(r.decision); }},
 };
 
+// A model's estimated accuracy as reported. The optimizer's objective keeps the plain sum (it stays
+// linear, so exact); summed drops may pass the teacher's accuracy, and no accuracy is below 0.
+double reported_accuracy(const ScalingDecision& d, size_t model) { return std::max(0.0, d.accuracy[model]); }
+
 std::string csv_line(const RunRecord& r) {
   std::string out;
   for (size_t i = 0; i < std::size(kColumns); ++i) out += (i ? "," : "") + kColumns[i].cell(r);
@@ -526,7 +530,7 @@ bool ScenarioRunner::apply(const Plan& p, std::vector<Applied>& done) {
       s.summary.bytes_from_disk += r.bytes_from_disk;
       s.summary.switch_ms += r.total_ms;
       s.configs.insert(choice);
-      s.est_accuracy = std::max(0.0, p.decision.accuracy[i]);  // summed drops may pass the teacher's
+      s.est_accuracy = reported_accuracy(p.decision, i);
       s.est_latency_ms = p.decision.latency_ms[i];
     }
     done.push_back({i, std::move(r)});
@@ -595,7 +599,7 @@ void ScenarioRunner::record_switch(const Plan& p, const Applied& a, const std::s
   r.solve_us = p.solve_us;
   r.selection = s.selection;
   r.sparsities = sparsities(s);
-  r.est_accuracy = std::max(0.0, p.decision.accuracy[a.index]);
+  r.est_accuracy = reported_accuracy(p.decision, a.index);
   r.est_latency_ms = p.decision.latency_ms[a.index];
   r.deadline_ms = s.deadline_ms;
   r.memory_bytes = s.served->memory().total();
