@@ -81,20 +81,33 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     for (const auto& c : cur) all_serving = all_serving && !c.empty();
     const bool stay_ok = all_serving && evaluate_choice(in.models, in.budget, cur, in.objective).feasible;
     // Brute force over every composition. Leaving a serving selection that meets the budgets
-    // costs the hysteresis and must leave the deadline headroom; otherwise the selections that
-    // leave the headroom are chosen from when there are any, else any within the budgets.
-    Instance tight = in;
-    for (auto& m : tight.models) m.deadline_ms *= 1 - p.deadline_headroom;
+    // costs the hysteresis and must leave the deadline headroom; otherwise (forced) the
+    // selections are chosen from those that leave the largest of the forced headrooms that any
+    // selection leaves, else any within the budgets.
+    auto shortened = [&](double h) {
+      Instance t = in;
+      for (auto& m : t.models) m.deadline_ms *= 1 - h;
+      return t;
+    };
+    const Instance tight = shortened(p.deadline_headroom);
+    const std::vector<double> levels = forced_headrooms(p);
+    ASSERT_EQ(levels.front(), p.deadline_headroom);
+    ASSERT_EQ(levels.back(), 0.0);
+    Instance forced_tight = in;
     bool roomy_exists = false;
-    for_each_choice(in, [&](const std::vector<std::vector<int>>& x) {
-      roomy_exists = roomy_exists || evaluate_choice(tight.models, in.budget, x, in.objective).feasible;
-    });
+    for (double h : levels) {
+      forced_tight = shortened(h);
+      for_each_choice(in, [&](const std::vector<std::vector<int>>& x) {
+        roomy_exists = roomy_exists || evaluate_choice(forced_tight.models, in.budget, x, in.objective).feasible;
+      });
+      if (roomy_exists) break;
+    }
     bool feasible = false;
     double best = -1e300;
     for_each_choice(in, [&](const std::vector<std::vector<int>>& x) {
       const bool stay = stay_ok && x == cur;
-      const bool need_room = stay_ok ? !stay : roomy_exists;
-      if (!evaluate_choice(need_room ? tight.models : in.models, in.budget, x, in.objective).feasible) return;
+      const Instance& need = stay_ok ? (stay ? in : tight) : (roomy_exists ? forced_tight : in);
+      if (!evaluate_choice(need.models, in.budget, x, in.objective).feasible) return;
       feasible = true;
       const double v = charged_objective(in, cur, p, x, cached) - (stay_ok && !stay ? p.hysteresis : 0.0);
       best = std::max(best, v);
@@ -105,8 +118,12 @@ TEST(SwitchCost, DecisionsAreExactAgainstBruteForce) {
     const bool moved_voluntarily = stay_ok && sd.decision.choice != cur;
     const double got = charged_objective(in, cur, p, sd.decision.choice, cached) - (moved_voluntarily ? p.hysteresis : 0.0);
     EXPECT_NEAR(got, best, 1e-9) << "instance " << k;
-    if (moved_voluntarily || (!stay_ok && roomy_exists)) {
+    if (moved_voluntarily) {
       EXPECT_TRUE(evaluate_choice(tight.models, in.budget, sd.decision.choice, in.objective).feasible) << "instance " << k;
+    }
+    if (!stay_ok && roomy_exists) {
+      EXPECT_TRUE(evaluate_choice(forced_tight.models, in.budget, sd.decision.choice, in.objective).feasible)
+          << "instance " << k;
     }
     EXPECT_NEAR(sd.charged_objective, best, 1e-9) << "instance " << k;
     // Its estimates are the uncharged ones of the chosen selection.
@@ -269,4 +286,31 @@ TEST(SwitchCost, LateEitherWayMovesOnlyForAClearGain) {
   sd = decide_switch({m}, {}, Objective::Sum, {{0}}, p);
   EXPECT_FALSE(sd.stays) << sd.why;
   EXPECT_EQ(sd.decision.choice[0][0], 1);
+}
+
+// A forced move that cannot leave the whole headroom leaves as much of it as it can, instead of
+// landing right at the deadline with the most accurate selection.
+TEST(SwitchCost, AForcedMoveLeavesWhatHeadroomItCan) {
+  ModelChoiceSpec m;
+  m.name = "tight";
+  m.accuracy = 0.9;
+  m.deadline_ms = 1.0;
+  // Serving option 0 (late); option 1 meets the deadline at its edge, option 2 with 12% free,
+  // nothing with the whole 15%.
+  m.blocks = {{{0.0, 1.2, 1e3}, {0.01, 0.99, 1e3}, {0.03, 0.88, 1e3}}};
+  SwitchPolicy p;
+  ASSERT_EQ(p.deadline_headroom, 0.15);
+  for (const std::vector<std::vector<int>>& cur : {std::vector<std::vector<int>>{{0}}, {{}}}) {
+    const SwitchDecision sd = decide_switch({m}, {}, Objective::Sum, cur, p);
+    EXPECT_TRUE(sd.decision.feasible);
+    EXPECT_EQ(sd.decision.choice[0][0], 2) << "10% of the deadline left beats 1%";
+  }
+  // Where nothing leaves even a third of the headroom (5%), the deadline itself decides.
+  m.blocks[0][2].latency_ms = 0.97;
+  EXPECT_EQ(decide_switch({m}, {}, Objective::Sum, {{0}}, p).decision.choice[0][0], 1);
+  // And without a headroom, only the deadline.
+  m.blocks[0][2].latency_ms = 0.88;
+  p.deadline_headroom = 0;
+  EXPECT_EQ(forced_headrooms(p), std::vector<double>{0.0});
+  EXPECT_EQ(decide_switch({m}, {}, Objective::Sum, {{0}}, p).decision.choice[0][0], 1);
 }

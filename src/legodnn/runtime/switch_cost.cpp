@@ -21,6 +21,12 @@ void validate_policy(const SwitchPolicy& p) {
                 "switch policy: the late tolerance must be in [0, 1), got ", p.late_tolerance);
 }
 
+std::vector<double> forced_headrooms(const SwitchPolicy& p) {
+  if (!(p.deadline_headroom > 0)) return {0.0};
+  const double h = p.deadline_headroom;
+  return {h, h * 2 / 3, h / 3, 0.0};
+}
+
 std::vector<ModelChoiceSpec> charge_switches(const std::vector<ModelChoiceSpec>& models,
                                              const std::vector<std::vector<int>>& current, const SwitchPolicy& p,
                                              Objective objective, const CachedOptions& cached) {
@@ -145,13 +151,20 @@ SwitchDecision decide_switch(const std::vector<ModelChoiceSpec>& models, const S
     out.stay_feasible = stay.feasible;
   }
   // Every move leaves the headroom free on every deadline if it can: a voluntary one must, a
-  // forced one (or an opening) falls back to the deadlines themselves when nothing leaves it.
-  // Without it a forced move lands right at the edge of the plan, and the next bit of noise forces
-  // another.
-  std::vector<ModelChoiceSpec> roomy = charged;
-  for (auto& m : roomy) m.deadline_ms *= 1 - p.deadline_headroom;
-  ScalingDecision best = optimize(roomy, budget, objective);
-  if (!out.stay_feasible && !best.feasible && p.deadline_headroom > 0) best = optimize(charged, budget, objective);
+  // forced one (or an opening) leaves as much of it as any selection can (forced_headrooms), down
+  // to none. Without it a forced move lands right at the edge of the plan, and the next bit of
+  // noise misses or forces another.
+  auto with_headroom = [&](double h) {
+    std::vector<ModelChoiceSpec> roomy = charged;
+    for (auto& m : roomy) m.deadline_ms *= 1 - h;
+    return roomy;
+  };
+  ScalingDecision best = optimize(with_headroom(p.deadline_headroom), budget, objective);
+  if (!out.stay_feasible && !best.feasible) {
+    const std::vector<double> levels = forced_headrooms(p);
+    for (size_t k = 1; k < levels.size() && !best.feasible; ++k)
+      best = optimize(with_headroom(levels[k]), budget, objective);
+  }
   if (!out.stay_feasible && !best.feasible) {
     if (auto within = least_late_within_memory(charged, budget, objective, p.late_tolerance)) {
       best = std::move(*within);

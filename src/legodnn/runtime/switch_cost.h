@@ -7,7 +7,8 @@
 //   over      x = cur, or x within the budgets with every deadline shortened by the headroom,
 //             when cur meets the budgets (a voluntary switch);
 //             otherwise (a forced switch, no hysteresis) the x within the budgets with the
-//             shortened deadlines, or when there is none, every x within the budgets
+//             deadlines shortened by the largest of the forced headrooms (the headroom, 2/3
+//             and 1/3 of it, none) that any x meets
 //
 // where J is the optimizer's objective (weighted sum or minimum of estimated accuracies), c the
 // price of a byte in accuracy, h the hysteresis and the headroom a fraction of each deadline that a
@@ -41,7 +42,7 @@ struct SwitchPolicy {
   /// never cause a switch.
   double hysteresis = 0.005;
   /// A voluntary switch must meet every deadline with this fraction of it to spare; a forced one
-  /// does when any selection can.
+  /// leaves as much of it as any selection can, in steps (forced_headrooms).
   double deadline_headroom = 0.15;
   /// What a block taken from the cache of inactive blocks costs, as a fraction of its price from
   /// disk (a warm switch costs about a tenth of a cold one's time: README, bench_serving).
@@ -59,6 +60,13 @@ using CachedOptions = std::vector<std::vector<std::vector<bool>>>;
 
 /// Throws OptionError for a negative or non-finite price.
 void validate_policy(const SwitchPolicy& p);
+
+/// The headrooms a forced switch (or an opening) tries, largest first: the policy's, 2/3 and 1/3
+/// of it, then none. It takes the first that any selection within the budgets leaves: a forced
+/// move that cannot leave the whole headroom should not land right at the edge of its plan, where
+/// the next bit of noise misses (on the default scenario such edge selections missed where the
+/// coarser model-grained variants, with slack, did not).
+std::vector<double> forced_headrooms(const SwitchPolicy& p);
 
 /// The problem whose drops also carry the byte charge of replacing the serving option of each
 /// block: for model m with a serving selection current[m] (empty: it arrives and loads anyway, no
