@@ -67,6 +67,12 @@ TEST(Cli, BudgetsMustBePositiveNumbersOrInf) {
                  "missing");
 }
 
+TEST(Cli, ProcessWarmUpIsAFiniteNumberOfSeconds) {
+  TempDir t;
+  for (const char* bad : {"nan", "-1", "61"})
+    EXPECT_REFUSED(legodnn_cli({"run", "--scenario", "s.json", "--process-warm-up", bad}, t.path), "--process-warm-up");
+}
+
 TEST(Cli, SparsitiesStartAtZeroAndIncreaseBeforeAnyWork) {
   TempDir t;
   const std::string teacher = source_dir() + "/teachers/resnet20";

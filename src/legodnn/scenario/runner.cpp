@@ -814,6 +814,27 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
   return ScenarioRunner(sc, test, o).run();
 }
 
+void warm_up_process(const Scenario& sc, const Split& test, const std::vector<SystemKind>& systems,
+                     const RunOptions& o, double seconds) {
+  LEGODNN_CHECK(seconds >= 0 && std::isfinite(seconds), OptionError,
+                "process warm-up: seconds must be a finite number >= 0, got ", seconds);
+  if (seconds == 0) return;
+  Scenario warm = sc;
+  warm.name += " (warm-up)";
+  warm.duration_s = seconds;
+  warm.step_s = std::min(sc.step_s, seconds);
+  warm.memory_mb = std::numeric_limits<double>::infinity();
+  warm.events.clear();
+  for (auto& m : warm.models) m.active = true;
+  for (SystemKind k : systems) {
+    RunOptions w = o;
+    w.system = k;
+    w.csv.clear();
+    w.progress = false;
+    run_scenario(warm, test, w);
+  }
+}
+
 void write_summary_json(const std::vector<RunSummary>& runs, const std::string& path) {
   nlohmann::json j = nlohmann::json::array();
   auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
