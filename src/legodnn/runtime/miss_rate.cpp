@@ -58,31 +58,11 @@ void MissRateController::refresh() {
   if (planned_from_quantile_) planning_ = quantile_ratio() * feedback_;
 }
 
-double MissRateController::quantile_ratio() const { return quantile_at(o_.target); }
-
-double MissRateController::fraction_above(double ratio) const {
-  if (ring_.empty()) return 0.0;
-  const auto above = std::count_if(ring_.begin(), ring_.end(), [&](double r) { return r > ratio; });
-  return static_cast<double>(above) / static_cast<double>(ring_.size());
-}
-
-double MissRateController::late_planning_ratio(double fastest_ms, double deadline_ms, double tolerance) const {
-  LEGODNN_CHECK(fastest_ms > 0 && deadline_ms > 0 && tolerance >= 0 && tolerance < 1, OptionError,
-                "late_planning_ratio: fastest ", fastest_ms, " ms, deadline ", deadline_ms, " ms, tolerance ",
-                tolerance);
-  if (!planned_from_quantile_ || ring_.size() < static_cast<size_t>(o_.min_samples)) return planning_;
-  if (fastest_ms * planning_ <= deadline_ms) return planning_;
-  // The fastest selection misses when ratio x feedback x fastest > deadline.
-  const double p_min = fraction_above(deadline_ms / (fastest_ms * feedback_));
-  const double p = std::min(p_min + tolerance, 0.5);
-  return std::min(planning_, quantile_at(p) * feedback_);
-}
-
-double MissRateController::quantile_at(double p) const {
+double MissRateController::quantile_ratio() const {
   if (ring_.size() < static_cast<size_t>(o_.min_samples)) return o_.prior_ratio;
   std::vector<double> v = ring_;
-  // The smallest ratio that at least (1 - p) of the recent ratios do not exceed.
-  size_t k = static_cast<size_t>(std::ceil((1 - p) * static_cast<double>(v.size())));
+  // The smallest ratio that at least (1 - target) of the recent ratios do not exceed.
+  size_t k = static_cast<size_t>(std::ceil((1 - o_.target) * static_cast<double>(v.size())));
   k = std::clamp<size_t>(k, 1, v.size()) - 1;
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];

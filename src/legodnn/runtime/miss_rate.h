@@ -59,22 +59,6 @@ class MissRateController {
   /// The (1 - target) quantile of the recent ratios (the prior before min_samples).
   double quantile_ratio() const;
   double feedback() const { return feedback_; }
-  /// The ratio to plan a model with when even its fastest selection (profiled `fastest_ms`)
-  /// breaks `deadline_ms` at planning_ratio(): the target cannot be met. Planning that model at the
-  /// quantile anyway drives it to its fastest selection, which helps only when the tail is the
-  /// compute slowing down; when it is stalls (a preempted thread, a busy neighbour: ratios far
-  /// above the rest) every selection misses them alike, and the fastest costs accuracy for
-  /// nothing. So: p_min, the fraction of the recent ratios with which the fastest selection would
-  /// miss, is the least miss rate any selection gets; the model is planned at the quantile of
-  /// 1 - (p_min + tolerance) (times the feedback), which admits every selection that would miss
-  /// at most `tolerance` more often than the fastest. Returns planning_ratio() when the fastest
-  /// meets the plan or before min_samples ratios (never more than it).
-  double late_planning_ratio(double fastest_ms, double deadline_ms, double tolerance) const;
-  /// The fraction of the recent ratios above `ratio` (0 before any).
-  double fraction_above(double ratio) const;
-  /// The smallest recent ratio that at least `1 - p` of them do not exceed (p in [0, 1)); the prior
-  /// before min_samples.
-  double quantile_at(double p) const;
   /// Misses / inferences over everything observed.
   double observed_miss_rate() const { return inferences_ ? static_cast<double>(misses_) / inferences_ : 0.0; }
   int64_t inferences() const { return inferences_; }

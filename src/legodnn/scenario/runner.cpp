@@ -471,19 +471,8 @@ ScenarioRunner::Plan ScenarioRunner::solve(const std::string& why) {
   for (Slot* s : p.models) {
     cached.push_back(s->served ? s->served->cached() : std::vector<std::vector<bool>>{});
     std::lock_guard<std::mutex> lock(s->mu);
-    // Planned against the real deadline with the latency tail under the current load; a model
-    // whose fastest selection cannot meet that, at the least miss rate it can get (miss_rate.h).
-    const ModelChoiceSpec& profiled = s->estimator.profiled();
-    double fastest_ms = profiled.frame_ms;
-    for (const auto& b : profiled.blocks) {
-      double least = std::numeric_limits<double>::infinity();
-      for (const auto& opt : b) least = std::min(least, opt.latency_ms);
-      fastest_ms += least;
-    }
-    const double ratio = fastest_ms > 0 && s->deadline_ms > 0
-                             ? s->miss.late_planning_ratio(fastest_ms, s->deadline_ms, o_.miss.target)
-                             : s->miss.planning_ratio();
-    ModelChoiceSpec spec = with_latency_scale(profiled, ratio);
+    // Planned against the real deadline with the latency tail under the current load.
+    ModelChoiceSpec spec = with_latency_scale(s->estimator.profiled(), s->miss.planning_ratio());
     spec.deadline_ms = s->deadline_ms;
     spec.weight = s->cfg.weight;
     spec.rate_hz = s->cfg.rate_hz;
