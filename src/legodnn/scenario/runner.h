@@ -145,8 +145,9 @@ RunSummary run_scenario(const Scenario& sc, const Split& test, const RunOptions&
 /// Serves every model of the scenario at its initial selection for `seconds` with each of
 /// `systems` (no events, no memory budget, nothing recorded), so that the runs that follow start in
 /// a warm process. Without it the first system of a process paid the process's one-off costs (its
-/// first forwards of every kernel, lazily bound code): on the default scenario LegoDNN, which runs
-/// first, missed 2-7 deadlines in its first half second against the baseline's 0-3.
+/// first forwards of every kernel, lazily bound code): on the default and four-model scenarios
+/// LegoDNN, which runs first, missed 2-7 deadlines in its first half second against the
+/// baseline's 0-3; with it, the baseline none in six default runs (README, "Scenario file").
 void warm_up_process(const Scenario& sc, const Split& test, const std::vector<SystemKind>& systems,
                      const RunOptions& o, double seconds);
 
