@@ -38,7 +38,7 @@ for f in "${files[@]}"; do
       fi
       mkdir -p "$dir"
       echo "== $name, $cond, run $k" >&2
-      build/legodnn run --scenario "$f" --system both --out "$dir" >"$dir/run.log" 2>&1 || { echo "failed: see $dir/run.log" >&2; exit 1; }
+      build/legodnn run --scenario "$f" --system both --out "$dir" --trace-inferences >"$dir/run.log" 2>&1 || { echo "failed: see $dir/run.log" >&2; exit 1; }
       stop_load
     done
   done
@@ -52,11 +52,12 @@ for name in sorted(os.listdir(root)):
     d = os.path.join(root, name)
     if not os.path.isdir(d):
         continue
-    runs = {}
+    runs, dirs = {}, {}
     for r in sorted(os.listdir(d)):
         p = os.path.join(d, r, "summary.json")
         if os.path.isfile(p):
             runs.setdefault(r.rsplit("-", 1)[0], []).append(json.load(open(p)))
+            dirs.setdefault(r.rsplit("-", 1)[0], []).append(os.path.join(d, r))
     for cond, rs in sorted(runs.items()):
         print(f"{name} ({cond}, {len(rs)} runs): median [min, max]")
         for i, system in enumerate(s["system"] for s in rs[0]):
@@ -82,6 +83,15 @@ for name in sorted(os.listdir(root)):
                 n = statistics.median(r[i]["models"][j]["inferences"] for r in rs)
                 per.append(f"{mod['name']} {m(d)} ({n:.0f} images)")
             print(f"  {'':14s} est-served per model: " + "; ".join(per) + " pt")
+            # Misses in the first half second (the per-inference trace), summed over the runs.
+            early = 0
+            for rd in dirs[cond]:
+                tp = os.path.join(rd, f"inferences-{system}.csv")
+                if os.path.isfile(tp):
+                    for line in open(tp).read().splitlines()[1:]:
+                        f = line.rsplit(",", 6)
+                        early += float(f[1]) < 0.5 and f[4] == "1"
+            print(f"  {'':14s} misses in the first 0.5 s: {early} over {len(dirs[cond])} runs")
         # The tightest phase: where the last system (the model-grained baseline) is least accurate.
         phases = [[(p["correct"] / p["inferences"] if p["inferences"] else 1.0) for p in r[-1]["phases"]] for r in rs]
         if phases and phases[0]:

@@ -133,9 +133,43 @@ TEST(Scenario, SmallScenarioRunsEndToEnd) {
   Scenario sc = parse_scenario(j, tmp.path + "/s.json", tmp.path);
   RunOptions o;
   o.csv = tmp.path + "/run.csv";
+  o.inferences_csv = tmp.path + "/inferences.csv";
   o.progress = false;
   RunSummary r = run_scenario(sc, random_images(64), o);
   auto rows = read_rows(o.csv);
+
+  // One trace row per counted inference (the serving threads' warm-up forwards are not), in time
+  // order per model, each serving state's forwards numbered from 0.
+  {
+    std::istringstream in(read_text_file(o.inferences_csv));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "model,t_s,latency_ms,deadline_ms,missed,state_version,forwards_in_state");
+    std::map<std::string, int64_t> count, missed;
+    std::map<std::string, double> last;
+    std::map<std::pair<std::string, std::string>, int64_t> in_state;
+    while (std::getline(in, line)) {
+      const auto f = split_csv(line);
+      ASSERT_EQ(f.size(), 7u) << line;
+      ++count[f[0]];
+      missed[f[0]] += std::stoll(f[4]);
+      // (printed to 4 decimals)
+      if (f[4] == "1") EXPECT_GE(std::stod(f[2]), std::stod(f[3]) - 1e-4) << line;
+      else EXPECT_LE(std::stod(f[2]), std::stod(f[3]) + 1e-4) << line;
+      EXPECT_GE(std::stod(f[1]), last[f[0]]) << line;
+      last[f[0]] = std::stod(f[1]);
+      // A model that leaves and comes back starts its new opening's states at 0 again.
+      auto& k = in_state[{f[0], f[5]}];
+      if (std::stoll(f[6]) == 0) k = 0;
+      EXPECT_EQ(std::stoll(f[6]), k) << line;
+      ++k;
+    }
+    ASSERT_EQ(r.models.size(), 2u);
+    for (const auto& m : r.models) {
+      EXPECT_EQ(count[m.name], m.inferences) << m.name;
+      EXPECT_EQ(missed[m.name], m.misses) << m.name;
+    }
+  }
 
   // Events in time order, each followed by a solve.
   std::vector<std::string> events;

@@ -73,7 +73,8 @@ std::vector<SystemKind> systems_of(const std::string& which) {
 
 // Runs a scenario with each system in turn; writes CSVs, summary.json and plots to `out`.
 void run_scenarios(const Scenario& sc, const Split& test, const std::vector<SystemKind>& systems,
-                   const std::string& out, const RunOptions& base, double process_warm_up_s) {
+                   const std::string& out, const RunOptions& base, double process_warm_up_s,
+                   bool trace_inferences) {
   if (process_warm_up_s > 0) {
     std::printf("Warming up the process (%.1f s per system, not counted)...\n", process_warm_up_s);
     std::fflush(stdout);
@@ -85,6 +86,7 @@ void run_scenarios(const Scenario& sc, const Split& test, const std::vector<Syst
     RunOptions o = base;
     o.system = k;
     o.csv = out + "/" + system_name(k) + ".csv";
+    if (trace_inferences) o.inferences_csv = out + "/inferences-" + system_name(k) + ".csv";
     std::printf("Running scenario '%s' (%.0f s) with %s...\n", sc.name.c_str(), sc.duration_s, system_name(k));
     std::fflush(stdout);
     runs.push_back(run_scenario(sc, test, o));
@@ -97,6 +99,7 @@ void run_scenarios(const Scenario& sc, const Split& test, const std::vector<Syst
   std::printf("\nScenario '%s':\n%s", sc.name.c_str(), summary_table(runs, sc.memory_mb).c_str());
   std::printf("\n%s", phase_table(runs).c_str());
   for (const auto& [system, csv] : csvs) std::printf("CSV (%s): %s\n", system.c_str(), csv.c_str());
+  if (trace_inferences) std::printf("inferences: %s/inferences-<system>.csv\n", out.c_str());
   std::printf("summary: %s/summary.json\n", out.c_str());
   if (pngs.empty()) std::printf("plots: gnuplot not found or failed; script in %s/plots.gp\n", out.c_str());
   for (const auto& p : pngs) std::printf("plot: %s\n", p.c_str());
@@ -112,6 +115,7 @@ Command add_run(CLI::App& app) {
     double switch_cost_points = 100 * RunOptions{}.switching.cost_per_mb;
     double hysteresis_points = 100 * RunOptions{}.switching.hysteresis;
     double process_warm_up_s = 2;
+    bool trace_inferences = false;
   };
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("run", "run a multi-DNN scenario (LegoDNN and/or the model-grained baseline)");
@@ -143,6 +147,9 @@ Command add_run(CLI::App& app) {
   c->add_option("--hysteresis", a->hysteresis_points,
                 "accuracy points a switch no budget forces must gain (default " + number_string(a->hysteresis_points) + ")")
       ->check(CLI::Range(0.0, 100.0));
+  c->add_flag("--trace-inferences", a->trace_inferences,
+              "also write one row per inference (time, latency, deadline, missed, serving state) to "
+              "OUT/inferences-<system>.csv");
   add_common(c, a->common, "1 per serving model");
   return {c, [a] {
             // One torch thread per serving model unless told otherwise: the models share the cores.
@@ -163,7 +170,7 @@ Command add_run(CLI::App& app) {
             for (const auto& [name, split] : own) ro.model_tests[name] = &split;
             ro.switching.cost_per_mb = a->switch_cost_points / 100;
             ro.switching.hysteresis = a->hysteresis_points / 100;
-            run_scenarios(sc, test, systems, out, ro, a->process_warm_up_s);
+            run_scenarios(sc, test, systems, out, ro, a->process_warm_up_s, a->trace_inferences);
             return 0;
           }};
 }

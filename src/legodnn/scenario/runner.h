@@ -41,6 +41,9 @@ const char* system_name(SystemKind k);
 struct RunOptions {
   SystemKind system = SystemKind::LegoDnn;
   std::string csv;             ///< the per-step records (written atomically at the end); empty = none
+  /// One row per inference (model, time, latency, deadline, missed, the serving state's version and
+  /// the forwards since it began), written atomically at the end; empty = none.
+  std::string inferences_csv;
   /// Deadlines as a miss-rate target: each model plans with profiled latency x a high quantile of
   /// its recent measured/profiled ratios x a feedback factor driven by the misses it observes.
   MissRateOptions miss;
@@ -51,7 +54,9 @@ struct RunOptions {
   /// decides whether to move).
   double recalibrate = 0.2;
   /// Forwards each system runs on a staged serving state before it commits (ServingState::
-  /// warm_up), so that the serving thread does not pay for a new state's slow first forwards.
+  /// warm_up), so that the serving thread does not pay for a new state's slow first forwards;
+  /// and forwards each new serving thread runs on its first image before its first request
+  /// (uncounted: a thread's own first forward was slow whatever the opening had run).
   int warm_up = 1;
   uint64_t seed = 0;           ///< where each model starts in the test set
   /// Test images of the models whose scenario entry names its own "data" folder, by model name
